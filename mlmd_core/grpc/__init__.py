@@ -1,0 +1,1 @@
+"""MetadataStoreService over gRPC: the client backend of MetadataStore."""

@@ -1,0 +1,55 @@
+"""What one call carries through the engine: its cursor, its clock and the store-wide caches."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.sql import ClauseElement
+
+from mlmd_core.store.sql import Cursor, Statement, Statements
+
+
+class TypeInfo:
+    """A stored type as validation needs it: kind, name and declared property types."""
+
+    __slots__ = ("id", "kind", "name", "properties")
+
+    def __init__(self, type_id: int, kind: int, name: str, properties: dict[str, int]):
+        self.id = type_id
+        self.kind = kind
+        self.name = name
+        self.properties = properties
+
+
+class Call(Cursor):
+    """A cursor in the transaction of one service call."""
+
+    __slots__ = ("type_cache", "dialect_name", "_now", "_staged_types")
+
+    def __init__(self, raw: Any, statements: Statements, type_cache: dict[int, TypeInfo]):
+        super().__init__(raw, statements)
+        self.type_cache = type_cache
+        self.dialect_name = statements.dialect.name
+        self._now: int | None = None
+        self._staged_types: dict[int, TypeInfo] = {}
+
+    def now_ms(self) -> int:
+        """One timestamp per call, so everything a call writes carries the same time."""
+        if self._now is None:
+            self._now = int(time.time() * 1000)
+        return self._now
+
+    def cached_type(self, type_id: int) -> TypeInfo | None:
+        return self._staged_types.get(type_id) or self.type_cache.get(type_id)
+
+    def stage_type(self, info: TypeInfo) -> None:
+        """Types read or written in this call join the shared cache only if the call commits."""
+        self._staged_types[info.id] = info
+
+    def commit_caches(self) -> None:
+        self.type_cache.update(self._staged_types)
+
+    def q(self, key: Any, build: Callable[[], ClauseElement]) -> Statement:
+        return self.statements.get(key, build)

@@ -1,0 +1,300 @@
+"""Artifacts, executions and contexts: reads, inserts and updates, one code path for the three kinds.
+
+Writes are set-based: a batch of N nodes costs a bounded number of statements (executemany), whatever N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, select, update
+
+from mlmd_core import errors
+from mlmd_core.store import schema, values
+from mlmd_core.store.context import Call, TypeInfo
+from mlmd_core.store.kinds import NodeKind
+from mlmd_core.store.sql import insert_values
+from mlmd_core.store.types import type_info
+
+T = schema.type_table
+
+PROPERTY_COLUMNS = ("int_value", "double_value", "string_value", "proto_value", "bool_value")
+
+
+# ---------------------------------------------------------------------------------------------- reads
+
+
+def node_select(kind: NodeKind) -> Any:
+    """SELECT of the node columns and the type name; callers add WHERE/ORDER BY."""
+    return select(*kind.columns, T.c.name).join(T, T.c.id == kind.table.c.type_id)
+
+
+def load_by_ids(call: Call, kind: NodeKind, ids: Iterable[int]) -> dict[int, Any]:
+    """The nodes with these ids (missing ids are left out), keyed by id, in id order."""
+    q = call.q(("nodes_by_id", kind.name),
+               lambda: node_select(kind).where(kind.table.c.id.in_(bindparam("ids", expanding=True))))
+    rows: list[tuple] = []
+    for chunk in call.chunked(sorted(set(ids))):
+        rows.extend(call.all(q, {"ids": chunk}))
+    rows.sort()
+    return {node.id: node for node in build(call, kind, rows)}
+
+
+def build(call: Call, kind: NodeKind, rows: Sequence[tuple]) -> list[Any]:
+    """Node protos for rows of node_select (in row order), with their properties."""
+    if not rows:
+        return []
+    nodes: dict[int, Any] = {}
+    out = []
+    has_uri, state_field, proto = kind.has_uri, kind.state_field, kind.proto
+    for row in rows:
+        node_id, type_id, name, external_id, ctime, utime = row[:6]
+        node = proto(id=node_id, type_id=type_id, type=row[-1], create_time_since_epoch=ctime,
+                     last_update_time_since_epoch=utime)
+        if name is not None:
+            node.name = name
+        if external_id is not None:
+            node.external_id = external_id
+        if has_uri:
+            node.uri = row[6] or ""
+        if state_field is not None and row[-2] is not None:
+            setattr(node, state_field, row[-2])
+        nodes[node_id] = node
+        out.append(node)
+    fk, p = kind.fk, kind.props
+    q = call.q(("node_props", kind.name), lambda: select(
+        fk, p.c.name, p.c.is_custom_property, *(p.c[c] for c in PROPERTY_COLUMNS)
+    ).where(fk.in_(bindparam("ids", expanding=True))))
+    decode = values.decode
+    for chunk in call.chunked(list(nodes)):
+        for node_id, name, is_custom, *cols in call.all(q, {"ids": chunk}):
+            node = nodes[node_id]
+            decode((node.custom_properties if is_custom else node.properties)[name], *cols)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- writes
+
+
+def put(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequence[str] = (), *,
+        abort_if_latest_updated_time_changed: bool = False, force_update_time: bool = False) -> list[int]:
+    """Inserts the nodes without id and updates those with one; returns ids index-aligned with input."""
+    ids: list[int] = [0] * len(nodes)
+    inserts = [i for i, n in enumerate(nodes) if not n.HasField("id")]
+    updates = [i for i, n in enumerate(nodes) if n.HasField("id")]
+    if inserts:
+        new_ids = _insert(call, kind, [nodes[i] for i in inserts])
+        for i, node_id in zip(inserts, new_ids):
+            ids[i] = node_id
+    if updates:
+        _update(call, kind, [nodes[i] for i in updates], mask_paths,
+                abort_if_latest_updated_time_changed, force_update_time)
+        for i in updates:
+            ids[i] = nodes[i].id
+    return ids
+
+
+def _type_of(call: Call, kind: NodeKind, node: Any) -> TypeInfo:
+    if not node.HasField("type_id"):
+        raise errors.InvalidArgumentError(f"Type id is missing. {kind.label} must have a type_id.")
+    info = type_info(call, node.type_id)
+    if info is None or info.kind != kind.type_kind:
+        raise errors.NotFoundError(f"No {kind.name} type found with id {node.type_id}.")
+    return info
+
+
+def property_rows(call: Call, kind: NodeKind, node_id: int, node: Any, info: TypeInfo,
+                  only: set[tuple[str, bool]] | None = None) -> list[tuple]:
+    """The property-table rows of a node, checked against its type (InvalidArgumentError otherwise).
+
+    Rows are tuples in PROPERTY_ROW order; `only` restricts them to some (name, is_custom) keys."""
+    rows: list[tuple] = []
+    encode = values.encode
+    props = node.properties
+    if props:
+        declared = info.properties
+        for name in props:
+            value = props[name]
+            which = value.WhichOneof("value")
+            data_type = declared.get(name)
+            if data_type is None:
+                info = type_info(call, info.id, refresh=True) or info
+                declared = info.properties
+                data_type = declared.get(name)
+                if data_type is None:
+                    raise errors.InvalidArgumentError(f"Found unknown property: {name}")
+            if values.FIELD_OF_PROPERTY_TYPE.get(data_type) != which:
+                raise errors.InvalidArgumentError(f"Found unmatched property type: {name}")
+            if only is None or (name, False) in only:
+                rows.append((node_id, name, False, *encode(value, which)))
+    props = node.custom_properties
+    if props:
+        for name in props:
+            value = props[name]
+            which = value.WhichOneof("value")
+            if which is None:
+                raise errors.InvalidArgumentError(f"Found custom property with no value set: {name}")
+            if only is None or (name, True) in only:
+                rows.append((node_id, name, True, *encode(value, which)))
+    if kind.name_required and not node.name:
+        raise errors.InvalidArgumentError(f"{kind.label} name should not be empty.")
+    return rows
+
+
+PROPERTY_ROW = ("name", "is_custom_property", *PROPERTY_COLUMNS)  # after the node id column
+
+
+def _node_row(kind: NodeKind, node: Any) -> tuple:
+    """The mutable node columns (_mutable_columns order) of a node proto."""
+    row = [
+        node.name if node.HasField("name") else None,
+        node.external_id if node.HasField("external_id") and node.external_id else None,
+    ]
+    if kind.has_uri:
+        row.append(node.uri)
+    if kind.state_field:
+        row.append(getattr(node, kind.state_field) if node.HasField(kind.state_field) else None)
+    return tuple(row)
+
+
+def _mutable_columns(kind: NodeKind) -> tuple[str, ...]:
+    cols = ["name", "external_id"]
+    if kind.has_uri:
+        cols.append("uri")
+    if kind.state_field:
+        cols.append(kind.state_field)
+    return tuple(cols)
+
+
+def _insert_properties(call: Call, kind: NodeKind, rows: list[tuple]) -> None:
+    q = call.q(("insert_props", kind.name), lambda: insert_values(kind.props, kind.fk.name, *PROPERTY_ROW))
+    call.many_tuples(q, rows)
+
+
+def _insert(call: Call, kind: NodeKind, nodes: Sequence[Any]) -> list[int]:
+    now = call.now_ms()
+    rows = []
+    props_per_node = []
+    for node in nodes:
+        info = _type_of(call, kind, node)
+        props_per_node.append(property_rows(call, kind, 0, node, info))  # validated before any write
+        rows.append((node.type_id, now, now, *_node_row(kind, node)))
+    q = call.q(("insert_nodes", kind.name), lambda: insert_values(
+        kind.table, "type_id", "create_time_since_epoch", "last_update_time_since_epoch", *_mutable_columns(kind)))
+    ids = call.insert_ids(q, rows)
+    _insert_properties(call, kind, [(node_id, *row[1:]) for node_id, props in zip(ids, props_per_node)
+                                     for row in props])
+    return ids
+
+
+def merge(kind: NodeKind, stored: Any, given: Any, mask_paths: Sequence[str]) -> Any:
+    """The node as it will be stored: `given` replaces everything (no mask) or the masked fields."""
+    if not mask_paths:
+        merged = kind.proto()
+        merged.CopyFrom(given)
+    else:
+        merged = kind.proto()
+        merged.CopyFrom(stored)
+        scalar_paths = {"external_id"}
+        if kind.has_uri:
+            scalar_paths.add("uri")
+        if kind.state_field:
+            scalar_paths.add(kind.state_field)
+        if kind.name_mutable:
+            scalar_paths.add("name")
+        whole_maps = {p for p in mask_paths if p in ("properties", "custom_properties")}
+        for path in mask_paths:
+            if path in scalar_paths:
+                if given.HasField(path):
+                    setattr(merged, path, getattr(given, path))
+                else:
+                    merged.ClearField(path)
+            elif path in whole_maps:
+                merged.ClearField(path)
+                for key, value in getattr(given, path).items():
+                    getattr(merged, path)[key].CopyFrom(value)
+            else:
+                map_name, dot, key = path.partition(".")
+                if not dot or not key or map_name not in ("properties", "custom_properties") or map_name in whole_maps:
+                    continue  # unknown or empty paths are ignored, as MLMD does
+                source, target = getattr(given, map_name), getattr(merged, map_name)
+                if key in source:
+                    target[key].CopyFrom(source[key])
+                elif key in target:
+                    del target[key]
+    # Output-only and immutable fields always come from the stored node.
+    merged.id = stored.id
+    merged.type_id = stored.type_id
+    merged.type = stored.type
+    merged.create_time_since_epoch = stored.create_time_since_epoch
+    merged.last_update_time_since_epoch = stored.last_update_time_since_epoch
+    merged.ClearField("system_metadata")
+    if not kind.name_mutable:
+        if stored.HasField("name"):
+            merged.name = stored.name
+        else:
+            merged.ClearField("name")
+    if kind.has_uri and not merged.HasField("uri"):
+        merged.uri = ""
+    return merged
+
+
+def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequence[str],
+            abort_if_changed: bool, force_update_time: bool) -> None:
+    stored_nodes = load_by_ids(call, kind, (n.id for n in nodes))
+    now = call.now_ms()
+    changed_rows: list[tuple] = []
+    deleted_props: list[tuple] = []
+    inserted_props: list[tuple] = []
+    seen: dict[int, Any] = {}
+    for node in nodes:
+        stored = seen.get(node.id) or stored_nodes.get(node.id)
+        if stored is None:
+            raise errors.InvalidArgumentError(f"Cannot find the given id {node.id}")
+        if node.HasField("type_id") and node.type_id != stored.type_id:
+            raise errors.InvalidArgumentError(
+                f"Given type_id {node.type_id} is different from the one known before: {stored.type_id}"
+            )
+        if abort_if_changed and node.last_update_time_since_epoch != stored.last_update_time_since_epoch:
+            raise errors.FailedPreconditionError(
+                f"`abort_if_latest_updated_time_changed` is set, and the stored {kind.name} with id {node.id} "
+                f"has a different last_update_time_since_epoch: {stored.last_update_time_since_epoch}, given "
+                f"{node.last_update_time_since_epoch}"
+            )
+        merged = merge(kind, stored, node, mask_paths)
+        info = _type_of(call, kind, stored)
+        new_props = property_rows(call, kind, merged.id, merged, info)  # validates
+        if merged == stored and not force_update_time:
+            continue
+        update_time = max(now, stored.last_update_time_since_epoch)
+        changed_rows.append((*_node_row(kind, merged), update_time, merged.id))
+        changed = _changed_properties(stored, merged)
+        deleted_props.extend((merged.id, name, is_custom) for name, is_custom in changed)
+        inserted_props.extend(r for r in new_props if (r[1], r[2]) in changed)
+        merged.last_update_time_since_epoch = update_time
+        seen[merged.id] = merged
+    if not changed_rows:
+        return
+    columns = (*_mutable_columns(kind), "last_update_time_since_epoch")
+    t = kind.table
+    q = call.q(("update_nodes", kind.name), lambda: update(t).values(
+        {c: bindparam(c) for c in columns}).where(t.c.id == bindparam("node_id")))
+    call.many_tuples(q, changed_rows)
+    p = kind.props
+    q = call.q(("delete_props", kind.name), lambda: delete(p).where(and_(
+        kind.fk == bindparam("node_id"), p.c.name == bindparam("pname"),
+        p.c.is_custom_property == bindparam("custom"))))
+    call.many_tuples(q, deleted_props)
+    _insert_properties(call, kind, inserted_props)
+
+
+def _changed_properties(stored: Any, merged: Any) -> set[tuple[str, bool]]:
+    """(name, is_custom) of every property added, removed or changed between two versions."""
+    changed = set()
+    for is_custom, old, new in ((False, stored.properties, merged.properties),
+                                (True, stored.custom_properties, merged.custom_properties)):
+        for name in set(old) | set(new):
+            if name not in old or name not in new or old[name] != new[name]:
+                changed.add((name, is_custom))
+    return changed

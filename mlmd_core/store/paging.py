@@ -1,0 +1,146 @@
+"""ListOperationOptions: ordering, page size and MLMD's next_page_token, over any node query."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from sqlalchemy import and_, bindparam, or_
+
+from mlmd_core import errors
+from mlmd_core.proto import metadata_store_pb2 as pb
+from mlmd_core.store import nodes
+from mlmd_core.store.context import Call
+from mlmd_core.store.kinds import NodeKind
+
+Field = pb.ListOperationOptions.OrderByField.Field
+# The SQL LIMIT is capped here, so a page holds at most 101 rows (MLMD's behaviour, issue #201 there).
+MAX_PAGE_ROWS = 101
+
+# Builds the extra WHERE condition of a listing (e.g. "type_id = :type_id"), or None for all nodes.
+Condition = Callable[[NodeKind], Any] | None
+
+
+def encode_token(token: pb.ListOperationNextPageToken) -> str:
+    """URL-safe base64 without padding, as absl's WebSafeBase64Escape writes it."""
+    return base64.urlsafe_b64encode(token.SerializeToString()).rstrip(b"=").decode("ascii")
+
+
+def decode_token(text: str) -> pb.ListOperationNextPageToken:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        token = pb.ListOperationNextPageToken()
+        token.ParseFromString(raw)
+    except (ValueError, DecodeError) as exc:
+        raise errors.InvalidArgumentError("Failed to decode next page token string") from exc
+    return token
+
+
+def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | None, key: Any,
+               condition: Condition, params: Mapping[str, Any] | None = None) -> tuple[list[Any], str | None]:
+    """Nodes matching `condition` (cached under `key`), one page of them when options are given.
+
+    Returns (nodes, next_page_token or None)."""
+    params = dict(params or {})
+    t = kind.table
+
+    def where(*extra: Any) -> Any:
+        base = node_sel = nodes.node_select(kind)
+        if condition is not None:
+            node_sel = base.where(condition(kind))
+        return node_sel.where(*extra) if extra else node_sel
+
+    if options is None:
+        q = call.q(("list_all", kind.name, key), lambda: where().order_by(t.c.id))
+        return nodes.build(call, kind, call.all(q, params)), None
+
+    if options.filter_query.strip():
+        raise errors.UnimplementedError("filter_query is not supported yet")
+    if options.max_result_size <= 0:
+        raise errors.InvalidArgumentError(
+            f"max_result_size field value is required to be greater than 0. Set value: {options.max_result_size}"
+        )
+    order = options.order_by_field
+    field, asc = order.field, order.is_asc
+    column = {Field.ID: t.c.id, Field.CREATE_TIME: t.c.create_time_since_epoch,
+              Field.LAST_UPDATE_TIME: t.c.last_update_time_since_epoch}.get(field)
+    if column is None:
+        name = Field.Name(field) if field in Field.values() else field
+        raise errors.InvalidArgumentError(f"Unsupported field: {name}")
+
+    page = "first"
+    previous = None
+    if options.next_page_token:
+        previous = decode_token(options.next_page_token)
+        set_order = previous.set_options.order_by_field
+        if set_order.field != field or set_order.is_asc != asc:
+            raise errors.InvalidArgumentError(
+                "ListOperationOptions mismatch between calls Initial Options: "
+                f"{_short(previous.set_options)} Current Options: {_short(options)}"
+            )
+        page = "next"
+        if field == Field.ID:
+            params["id_offset"] = previous.id_offset
+        elif field == Field.CREATE_TIME:
+            params["field_offset"], params["id_offset"] = previous.field_offset, previous.id_offset
+        else:
+            params["field_offset"] = previous.field_offset
+            params["listed"] = list(previous.listed_ids) or [0]
+
+    def build() -> Any:
+        id_col = t.c.id
+        extra: list[Any] = []
+        if page == "next":
+            after = (lambda a, b: a > b) if asc else (lambda a, b: a < b)
+            if field == Field.ID:
+                extra.append(after(id_col, bindparam("id_offset")))
+            elif field == Field.CREATE_TIME:
+                off = bindparam("field_offset")
+                # Strictly after the last row in (create_time, id) order. MLMD's own SQL here skips rows
+                # whose id is below the offset but whose time is later; ours does not.
+                extra.append(or_(after(column, off), and_(column == off, after(id_col, bindparam("id_offset")))))
+            else:
+                off = bindparam("field_offset")
+                extra.append(or_(after(column, off), and_(column == off, id_col.notin_(
+                    bindparam("listed", expanding=True)))))
+        direction = (lambda c: c.asc()) if asc else (lambda c: c.desc())
+        ordering = [direction(id_col)] if field == Field.ID else [direction(column), direction(id_col)]
+        return where(*extra).order_by(*ordering).limit(bindparam("page_limit", literal_execute=False))
+
+    q = call.q(("list_page", kind.name, key, field, asc, page), build)
+    size = options.max_result_size
+    params["page_limit"] = min(size + 1, MAX_PAGE_ROWS)
+    rows = call.all(q, params)
+    token = None
+    if len(rows) > size:
+        rows = rows[:size]
+        token = encode_token(_next_token(options, field, rows, previous))
+    return nodes.build(call, kind, rows), token
+
+
+def _next_token(options: pb.ListOperationOptions, field: int, rows: list[tuple],
+                previous: pb.ListOperationNextPageToken | None) -> pb.ListOperationNextPageToken:
+    token = pb.ListOperationNextPageToken()
+    last = rows[-1]
+    last_id, ctime, utime = last[0], last[4], last[5]
+    if field == Field.ID:
+        token.field_offset = token.id_offset = last_id
+    elif field == Field.CREATE_TIME:
+        token.field_offset, token.id_offset = ctime, last_id
+    else:
+        token.field_offset = utime
+        listed = [r[0] for r in rows if r[5] == utime]
+        if previous is not None and previous.field_offset == utime:
+            listed = list(previous.listed_ids) + listed
+        token.listed_ids.extend(listed)
+    token.set_options.CopyFrom(options)
+    token.set_options.ClearField("next_page_token")
+    return token
+
+
+def _short(options: pb.ListOperationOptions) -> str:
+    from google.protobuf import text_format
+
+    return text_format.MessageToString(options, as_one_line=True)

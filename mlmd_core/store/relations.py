@@ -1,0 +1,215 @@
+"""Events, attributions, associations and parent contexts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select
+
+from mlmd_core import errors
+from mlmd_core.proto import metadata_store_pb2 as pb
+from mlmd_core.store import nodes, schema
+from mlmd_core.store.context import Call
+from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
+from mlmd_core.store.sql import insert_values
+
+E, EP = schema.event, schema.event_path
+ATTR, ASSOC, PC = schema.attribution, schema.association, schema.parent_context
+
+
+def existing_ids(call: Call, kind: NodeKind, ids: Iterable[int]) -> set[int]:
+    """Which of these node ids exist."""
+    t = kind.table
+    q = call.q(("existing_ids", kind.name), lambda: select(t.c.id).where(t.c.id.in_(bindparam("ids", expanding=True))))
+    found: set[int] = set()
+    for chunk in call.chunked(sorted(set(ids))):
+        found.update(r[0] for r in call.all(q, {"ids": chunk}))
+    return found
+
+
+def require_ids(call: Call, kind: NodeKind, ids: Iterable[int], message: str) -> None:
+    """Raises InvalidArgumentError `message.format(id)` for the first id that does not exist."""
+    wanted = list(ids)
+    found = existing_ids(call, kind, wanted)
+    for node_id in wanted:
+        if node_id not in found:
+            raise errors.InvalidArgumentError(message.format(node_id))
+
+
+def _insert_ignoring_duplicates(call: Call, table: Any, names: tuple[str, ...]) -> Any:
+    """INSERT that silently skips rows violating a unique key (links are idempotent in MLMD)."""
+    def build() -> Any:
+        dialect = call.dialect_name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table).values({n: bindparam(n) for n in names}).on_conflict_do_nothing()
+        stmt = insert(table).values({n: bindparam(n) for n in names})
+        return stmt.prefix_with("OR IGNORE", dialect="sqlite").prefix_with("IGNORE", dialect="mysql")
+    return call.q(("insert_ignore", table.name), build)
+
+
+# ---------------------------------------------------------------------------------------------- events
+
+
+def put_events(call: Call, events: Sequence[pb.Event]) -> None:
+    for ev in events:
+        if not ev.HasField("artifact_id") or not ev.HasField("execution_id"):
+            raise errors.InvalidArgumentError("No artifact id or execution id is specified for the event.")
+        if not ev.HasField("type"):
+            raise errors.InvalidArgumentError("No event type is specified.")
+    require_ids(call, ARTIFACT, (e.artifact_id for e in events), "No artifact with the given id {}")
+    require_ids(call, EXECUTION, (e.execution_id for e in events), "No execution with the given id {}")
+    insert_events(call, events)
+
+
+def insert_events(call: Call, events: Sequence[pb.Event]) -> None:
+    """Inserts validated events and their paths; a duplicate raises AlreadyExistsError."""
+    if not events:
+        return
+    seen: set[tuple[int, int, int]] = set()
+    now = call.now_ms()
+    rows = []
+    for ev in events:
+        key = (ev.artifact_id, ev.execution_id, ev.type)
+        if key in seen:
+            raise errors.AlreadyExistsError(
+                f"Given event already exists: artifact_id {key[0]}, execution_id {key[1]}, "
+                f"type {pb.Event.Type.Name(key[2])}"
+            )
+        seen.add(key)
+        rows.append((*key, ev.milliseconds_since_epoch if ev.HasField("milliseconds_since_epoch") else now))
+    q = call.q("insert_events", lambda: insert_values(E, "artifact_id", "execution_id", "type",
+                                                      "milliseconds_since_epoch"))
+    ids = call.insert_ids(q, rows)
+    path_rows = []
+    for event_id, ev in zip(ids, events):
+        for step in ev.path.steps:
+            if step.HasField("index"):
+                path_rows.append((event_id, 1, step.index, None))
+            else:
+                path_rows.append((event_id, 0, None, step.key))
+    q = call.q("insert_event_paths", lambda: insert_values(EP, "event_id", "is_index_step", "step_index", "step_key"))
+    call.many_tuples(q, path_rows)
+
+
+def get_events(call: Call, column: str, ids: Iterable[int]) -> list[pb.Event]:
+    """Events whose artifact_id or execution_id (`column`) is in ids, with their paths, in id order."""
+    q = call.q(("events_by", column), lambda: select(
+        E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch
+    ).where(E.c[column].in_(bindparam("ids", expanding=True))))
+    rows: list[tuple] = []
+    for chunk in call.chunked(sorted(set(ids))):
+        rows.extend(call.all(q, {"ids": chunk}))
+    rows.sort()
+    events: dict[int, pb.Event] = {}
+    for event_id, artifact_id, execution_id, event_type, millis in rows:
+        ev = pb.Event(artifact_id=artifact_id, execution_id=execution_id, type=event_type)
+        if millis is not None:
+            ev.milliseconds_since_epoch = millis
+        events[event_id] = ev
+    q = call.q("event_paths", lambda: select(EP.c.event_id, EP.c.is_index_step, EP.c.step_index, EP.c.step_key)
+               .where(EP.c.event_id.in_(bindparam("ids", expanding=True))))
+    for chunk in call.chunked(list(events)):
+        for event_id, is_index, index, key in call.all(q, {"ids": chunk}):
+            step = events[event_id].path.steps.add()
+            if is_index:
+                step.index = index
+            else:
+                step.key = key
+    return list(events.values())
+
+
+# ------------------------------------------------------------------------ attributions and associations
+
+
+def put_links(call: Call, attributions: Sequence[pb.Attribution], associations: Sequence[pb.Association]) -> None:
+    """Links artifacts and executions to contexts; a link that exists already is left as it is."""
+    require_ids(call, CONTEXT, [a.context_id for a in attributions] + [a.context_id for a in associations],
+                "Context id not found: {}")
+    require_ids(call, ARTIFACT, (a.artifact_id for a in attributions), "Artifact id not found: {}")
+    require_ids(call, EXECUTION, (a.execution_id for a in associations), "Execution id not found: {}")
+    link(call, {(a.context_id, a.artifact_id) for a in attributions},
+         {(a.context_id, a.execution_id) for a in associations})
+
+
+def link(call: Call, attributions: set[tuple[int, int]], associations: set[tuple[int, int]]) -> None:
+    """Inserts (context_id, node_id) links of existing nodes, skipping those already present."""
+    if attributions:
+        call.many(_insert_ignoring_duplicates(call, ATTR, ("context_id", "artifact_id")),
+                  [{"context_id": c, "artifact_id": a} for c, a in sorted(attributions)])
+    if associations:
+        call.many(_insert_ignoring_duplicates(call, ASSOC, ("context_id", "execution_id")),
+                  [{"context_id": c, "execution_id": e} for c, e in sorted(associations)])
+
+
+def contexts_of(call: Call, kind: NodeKind, node_id: int) -> list[pb.Context]:
+    """The contexts an artifact (attribution) or execution (association) belongs to; NotFound if none."""
+    table, column = (ATTR, ATTR.c.artifact_id) if kind is ARTIFACT else (ASSOC, ASSOC.c.execution_id)
+    q = call.q(("contexts_of", kind.name), lambda: select(table.c.context_id).where(column == bindparam("id")))
+    found = nodes.load_by_ids(call, CONTEXT, [r[0] for r in call.all(q, {"id": node_id})])
+    if not found:
+        raise errors.NotFoundError(f"No contexts found for {kind.name}_id: {node_id}")
+    return list(found.values())
+
+
+def member_ids_query(kind: NodeKind) -> Any:
+    """SELECT of the ids of artifacts (attributed) or executions (associated) of :context_id."""
+    if kind is ARTIFACT:
+        return select(ATTR.c.artifact_id).where(ATTR.c.context_id == bindparam("context_id"))
+    return select(ASSOC.c.execution_id).where(ASSOC.c.context_id == bindparam("context_id"))
+
+
+# ----------------------------------------------------------------------------------- parent contexts
+
+
+def put_parent_contexts(call: Call, relations: Sequence[pb.ParentContext]) -> None:
+    for rel in relations:
+        if not rel.HasField("child_id") or not rel.HasField("parent_id"):
+            raise errors.InvalidArgumentError("Both child_id and parent_id must be set in a ParentContext.")
+        if rel.child_id == rel.parent_id:
+            raise errors.InvalidArgumentError(
+                f"Context {rel.child_id} cannot be its own parent: the given parent context cannot be found."
+            )
+    require_ids(call, CONTEXT, [r.child_id for r in relations] + [r.parent_id for r in relations],
+                "The given context id {} cannot be found.")
+    q = call.q("parent_exists", lambda: select(PC.c.context_id).where(
+        PC.c.context_id == bindparam("child"), PC.c.parent_context_id == bindparam("parent")))
+    insert_q = call.q("insert_parent", lambda: insert_values(PC, "context_id", "parent_context_id"))
+    for rel in relations:
+        if call.one(q, {"child": rel.child_id, "parent": rel.parent_id}) is not None:
+            raise errors.AlreadyExistsError(
+                f"The parent context {rel.parent_id} of context {rel.child_id} already exists."
+            )
+        if rel.child_id in ancestors(call, rel.parent_id):
+            raise errors.InvalidArgumentError("There is a cycle detected of the given relationship.")
+        call.many_tuples(insert_q, [(rel.child_id, rel.parent_id)])
+
+
+def ancestors(call: Call, context_id: int) -> set[int]:
+    """Every context above this one (recursive CTE: one statement whatever the depth)."""
+    def build() -> Any:
+        up = select(PC.c.parent_context_id.label("id")).where(PC.c.context_id == bindparam("id")).cte(
+            "ancestors", recursive=True)
+        up = up.union(select(PC.c.parent_context_id).join(up, PC.c.context_id == up.c.id))
+        return select(up.c.id)
+    return {r[0] for r in call.all(call.q("ancestors", build), {"id": context_id})}
+
+
+def related_contexts(call: Call, context_ids: Sequence[int], parents: bool) -> dict[int, list[pb.Context]]:
+    """For each context id, its parent (or child) contexts, in id order."""
+    mine, other = (PC.c.context_id, PC.c.parent_context_id) if parents else (PC.c.parent_context_id, PC.c.context_id)
+    q = call.q(("related_contexts", parents), lambda: select(mine, other).where(
+        mine.in_(bindparam("ids", expanding=True))).order_by(mine, other))
+    pairs: list[tuple[int, int]] = []
+    for chunk in call.chunked(sorted(set(context_ids))):
+        pairs.extend(call.all(q, {"ids": chunk}))
+    found = nodes.load_by_ids(call, CONTEXT, (o for _, o in pairs))
+    out: dict[int, list[pb.Context]] = {}
+    for mine_id, other_id in pairs:
+        if other_id in found:
+            out.setdefault(mine_id, []).append(found[other_id])
+    return out
+
+

@@ -1,0 +1,407 @@
+"""The SQL engine behind MetadataStore and mlmd-server: one MetadataStoreService request in, its response
+out, in one database transaction. Handlers are registered per RPC name; the three node kinds share them."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from mlmd_core import errors
+from mlmd_core.proto import metadata_store_pb2 as pb
+from mlmd_core.proto import metadata_store_service_pb2 as service_pb
+from mlmd_core.store import nodes, paging, relations, types
+from mlmd_core.store.context import Call, TypeInfo
+from mlmd_core.store.engine import Database, map_db_error
+from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
+from mlmd_core.store.sql import Statements
+
+Handler = Callable[[Call, Any, Any], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def rpc(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[name] = fn
+        return fn
+    return register
+
+
+class SqlService:
+    """Answers MetadataStoreService requests from a database (in-process backend of MetadataStore)."""
+
+    def __init__(self, database: Database):
+        self.database = database
+        self.statements = Statements(database.dialect)
+        self.type_cache: dict[int, TypeInfo] = {}
+
+    def call(self, method: str, request: Any) -> Any:
+        """Runs one RPC by name; raises mlmd_core.errors classes."""
+        handler = HANDLERS.get(method)
+        if handler is None:
+            raise errors.UnimplementedError(f"{method} is not implemented.")
+        response = getattr(service_pb, f"{method}Response")()
+        write = method.startswith("Put")
+        if write and self.database.read_only:
+            raise errors.PermissionDeniedError(f"{method} cannot run on a store opened READONLY.")
+        try:
+            with self.database.transaction(write) as raw:
+                call = Call(raw, self.statements, self.type_cache)
+                handler(call, request, response)
+            call.commit_caches()
+        except errors.StatusError:
+            raise
+        except (sqlite3.Error, self.database.dialect.loaded_dbapi.Error) as exc:
+            raise map_db_error(exc) from exc
+        return response
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+KINDS = (ARTIFACT, EXECUTION, CONTEXT)
+
+
+def _plural(kind: NodeKind) -> str:
+    return kind.name + "s"
+
+
+# ------------------------------------------------------------------------------------------------ types
+
+
+def _register_type_rpcs(kind: NodeKind) -> None:
+    label, field = kind.label, f"{kind.name}_type"
+
+    @rpc(f"Put{label}Type")
+    def put_type(call: Call, req: Any, resp: Any) -> None:
+        resp.type_id = types.put_type(call, kind, getattr(req, field), req.can_add_fields, req.can_omit_fields)
+
+    @rpc(f"Get{label}Type")
+    def get_type(call: Call, req: Any, resp: Any) -> None:
+        getattr(resp, field).CopyFrom(types.get_type(call, kind, req.type_name, req.type_version or None))
+
+    @rpc(f"Get{label}Types")
+    def get_types(call: Call, req: Any, resp: Any) -> None:
+        getattr(resp, field + "s").extend(types.get_types(call, kind))
+
+    @rpc(f"Get{label}TypesByID")
+    def get_types_by_id(call: Call, req: Any, resp: Any) -> None:
+        getattr(resp, field + "s").extend(types.get_types_by_id(call, kind, req.type_ids))
+
+    @rpc(f"Get{label}TypesByExternalIds")
+    def get_types_by_external_ids(call: Call, req: Any, resp: Any) -> None:
+        getattr(resp, field + "s").extend(types.get_types_by_external_ids(call, kind, list(req.external_ids)))
+
+
+@rpc("PutTypes")
+def put_types(call: Call, req: service_pb.PutTypesRequest, resp: service_pb.PutTypesResponse) -> None:
+    if not req.all_fields_match:
+        raise errors.UnimplementedError("Must match all fields.")
+    for kind in KINDS:
+        out = getattr(resp, f"{kind.name}_type_ids")
+        for t in getattr(req, f"{kind.name}_types"):
+            out.append(types.put_type(call, kind, t, req.can_add_fields, req.can_omit_fields))
+
+
+# ------------------------------------------------------------------------------------------------ nodes
+
+
+def _type_condition(kind: NodeKind) -> Any:
+    return kind.table.c.type_id == bindparam("type_id")
+
+
+def _register_node_rpcs(kind: NodeKind) -> None:
+    label, plural = kind.label, _plural(kind)
+    table = kind.table
+
+    @rpc(f"Put{label}s")
+    def put_nodes(call: Call, req: Any, resp: Any) -> None:
+        abort = kind is ARTIFACT and req.options.abort_if_latest_updated_time_changed
+        getattr(resp, f"{kind.name}_ids").extend(nodes.put(
+            call, kind, getattr(req, plural), req.update_mask.paths,
+            abort_if_latest_updated_time_changed=abort))
+
+    @rpc(f"Get{label}s")
+    def get_nodes(call: Call, req: Any, resp: Any) -> None:
+        _respond_page(resp, plural, paging.list_nodes(
+            call, kind, req.options if req.HasField("options") else None, "all", None))
+
+    @rpc(f"Get{label}sByID")
+    def get_by_id(call: Call, req: Any, resp: Any) -> None:
+        found = nodes.load_by_ids(call, kind, getattr(req, f"{kind.name}_ids"))
+        getattr(resp, plural).extend(found.values())
+        if kind is ARTIFACT and req.populate_artifact_types:
+            resp.artifact_types.extend(types.get_types_by_id(call, kind, {a.type_id for a in found.values()}))
+
+    @rpc(f"Get{label}sByType")
+    def get_by_type(call: Call, req: Any, resp: Any) -> None:
+        rows = types.find_types(call, kind, req.type_name, req.type_version or None)
+        if not rows:
+            return
+        _respond_page(resp, plural, paging.list_nodes(
+            call, kind, req.options if req.HasField("options") else None, "by_type", _type_condition,
+            {"type_id": rows[0][0]}))
+
+    @rpc(f"Get{label}ByTypeAndName")
+    def get_by_type_and_name(call: Call, req: Any, resp: Any) -> None:
+        rows = types.find_types(call, kind, req.type_name, req.type_version or None)
+        if not rows:
+            return
+        q = call.q(("by_type_and_name", kind.name), lambda: nodes.node_select(kind).where(
+            table.c.type_id == bindparam("type_id"), table.c.name == bindparam("name")))
+        found = nodes.build(call, kind, call.all(q, {"type_id": rows[0][0],
+                                                     "name": getattr(req, f"{kind.name}_name")}))
+        if found:
+            getattr(resp, kind.name).CopyFrom(found[0])
+
+    @rpc(f"Get{label}sByExternalIds")
+    def get_by_external_ids(call: Call, req: Any, resp: Any) -> None:
+        wanted = sorted(set(req.external_ids))
+        if not wanted:
+            return
+        q = call.q(("by_external_ids", kind.name), lambda: nodes.node_select(kind).where(
+            table.c.external_id.in_(bindparam("ids", expanding=True))).order_by(table.c.id))
+        rows: list[tuple] = []
+        for chunk in call.chunked(wanted):
+            rows.extend(call.all(q, {"ids": chunk}))
+        if not rows:
+            raise errors.NotFoundError(f"No {plural} found for external_ids.")
+        rows.sort()
+        getattr(resp, plural).extend(nodes.build(call, kind, rows))
+
+
+def _respond_page(resp: Any, field: str, page: tuple[list[Any], str | None]) -> None:
+    found, token = page
+    getattr(resp, field).extend(found)
+    if token:
+        resp.next_page_token = token
+
+
+for _kind in KINDS:
+    _register_type_rpcs(_kind)
+    _register_node_rpcs(_kind)
+
+
+@rpc("GetArtifactsByURI")
+def get_artifacts_by_uri(call: Call, req: Any, resp: Any) -> None:
+    t = ARTIFACT.table
+    q = call.q("artifacts_by_uri", lambda: nodes.node_select(ARTIFACT).where(
+        t.c.uri.in_(bindparam("uris", expanding=True))).order_by(t.c.id))
+    rows: list[tuple] = []
+    for chunk in call.chunked(sorted(set(req.uris))):
+        rows.extend(call.all(q, {"uris": chunk}))
+    rows.sort()
+    resp.artifacts.extend(nodes.build(call, ARTIFACT, rows))
+
+
+# ---------------------------------------------------------------------------------------- relationships
+
+
+@rpc("PutEvents")
+def put_events(call: Call, req: Any, resp: Any) -> None:
+    relations.put_events(call, req.events)
+
+
+@rpc("GetEventsByExecutionIDs")
+def get_events_by_execution_ids(call: Call, req: Any, resp: Any) -> None:
+    resp.events.extend(relations.get_events(call, "execution_id", req.execution_ids))
+
+
+@rpc("GetEventsByArtifactIDs")
+def get_events_by_artifact_ids(call: Call, req: Any, resp: Any) -> None:
+    resp.events.extend(relations.get_events(call, "artifact_id", req.artifact_ids))
+
+
+@rpc("PutAttributionsAndAssociations")
+def put_attributions_and_associations(call: Call, req: Any, resp: Any) -> None:
+    relations.put_links(call, req.attributions, req.associations)
+
+
+@rpc("PutParentContexts")
+def put_parent_contexts(call: Call, req: Any, resp: Any) -> None:
+    relations.put_parent_contexts(call, req.parent_contexts)
+
+
+@rpc("GetContextsByArtifact")
+def get_contexts_by_artifact(call: Call, req: Any, resp: Any) -> None:
+    resp.contexts.extend(relations.contexts_of(call, ARTIFACT, req.artifact_id))
+
+
+@rpc("GetContextsByExecution")
+def get_contexts_by_execution(call: Call, req: Any, resp: Any) -> None:
+    resp.contexts.extend(relations.contexts_of(call, EXECUTION, req.execution_id))
+
+
+@rpc("GetParentContextsByContext")
+def get_parent_contexts_by_context(call: Call, req: Any, resp: Any) -> None:
+    resp.contexts.extend(relations.related_contexts(call, [req.context_id], parents=True).get(req.context_id, []))
+
+
+@rpc("GetChildrenContextsByContext")
+def get_children_contexts_by_context(call: Call, req: Any, resp: Any) -> None:
+    resp.contexts.extend(relations.related_contexts(call, [req.context_id], parents=False).get(req.context_id, []))
+
+
+@rpc("GetParentContextsByContexts")
+def get_parent_contexts_by_contexts(call: Call, req: Any, resp: Any) -> None:
+    for child, parents in relations.related_contexts(call, req.context_ids, parents=True).items():
+        resp.contexts[child].parent_contexts.extend(parents)
+
+
+@rpc("GetChildrenContextsByContexts")
+def get_children_contexts_by_contexts(call: Call, req: Any, resp: Any) -> None:
+    for parent, children in relations.related_contexts(call, req.context_ids, parents=False).items():
+        resp.contexts[parent].children_contexts.extend(children)
+
+
+def _member_condition(kind: NodeKind) -> Any:
+    return kind.table.c.id.in_(relations.member_ids_query(kind))
+
+
+@rpc("GetArtifactsByContext")
+def get_artifacts_by_context(call: Call, req: Any, resp: Any) -> None:
+    _respond_page(resp, "artifacts", paging.list_nodes(
+        call, ARTIFACT, req.options if req.HasField("options") else None, "by_context", _member_condition,
+        {"context_id": req.context_id}))
+
+
+@rpc("GetExecutionsByContext")
+def get_executions_by_context(call: Call, req: Any, resp: Any) -> None:
+    _respond_page(resp, "executions", paging.list_nodes(
+        call, EXECUTION, req.options if req.HasField("options") else None, "by_context", _member_condition,
+        {"context_id": req.context_id}))
+
+
+# ----------------------------------------------------------------------------------- composite writes
+
+
+def _reuse_artifacts_by_external_id(call: Call, artifacts: list[pb.Artifact]) -> None:
+    """Gives artifacts without id the id of the stored artifact with the same external_id."""
+    wanted = [a.external_id for a in artifacts if not a.HasField("id") and a.external_id]
+    if not wanted:
+        return
+    t = ARTIFACT.table
+    q = call.q("artifact_ids_by_ext", lambda: select(t.c.external_id, t.c.id).where(
+        t.c.external_id.in_(bindparam("ids", expanding=True))))
+    found: dict[str, int] = {}
+    for chunk in call.chunked(sorted(set(wanted))):
+        found.update(call.all(q, {"ids": chunk}))
+    for a in artifacts:
+        if not a.HasField("id") and a.external_id in found:
+            a.id = found[a.external_id]
+
+
+def _upsert_contexts(call: Call, contexts: Any, reuse_if_exists: bool, force_reuse: bool = False) -> list[int]:
+    """Context ids for put_execution/put_lineage_subgraph: existing ones reused as the options say."""
+    ids = [0] * len(contexts)
+    to_put: list[int] = []
+    t = CONTEXT.table
+    by_name = call.q("context_id_by_type_name", lambda: select(t.c.id).where(
+        t.c.type_id == bindparam("type_id"), t.c.name == bindparam("name")))
+    forced = [c.id for c in contexts if c.HasField("id")] if force_reuse else []
+    existing = relations.existing_ids(call, CONTEXT, forced) if forced else set()
+    for i, ctx in enumerate(contexts):
+        if ctx.HasField("id") and force_reuse:
+            if ctx.id not in existing:
+                raise errors.NotFoundError(f"Cannot find the context with the given id {ctx.id}")
+            ids[i] = ctx.id
+            continue
+        if not ctx.HasField("id") and reuse_if_exists and ctx.name:
+            row = call.one(by_name, {"type_id": ctx.type_id, "name": ctx.name})
+            if row is not None:
+                ids[i] = row[0]
+                continue
+        to_put.append(i)
+    for i, context_id in zip(to_put, nodes.put(call, CONTEXT, [contexts[i] for i in to_put])):
+        ids[i] = context_id
+    return ids
+
+
+@rpc("PutExecution")
+def put_execution(call: Call, req: service_pb.PutExecutionRequest, resp: Any) -> None:
+    opts = req.options
+    [execution_id] = nodes.put(call, EXECUTION, [req.execution], force_update_time=opts.force_update_time)
+    artifacts = [pb.Artifact() for _ in req.artifact_event_pairs]
+    for artifact, pair in zip(artifacts, req.artifact_event_pairs):
+        artifact.CopyFrom(pair.artifact)
+    if opts.reuse_artifact_if_already_exist_by_external_id:
+        _reuse_artifacts_by_external_id(call, artifacts)
+    artifact_ids = nodes.put(call, ARTIFACT, artifacts)
+    events = []
+    for artifact_id, pair in zip(artifact_ids, req.artifact_event_pairs):
+        if not pair.HasField("event"):
+            continue
+        ev = pb.Event()
+        ev.CopyFrom(pair.event)
+        if ev.HasField("artifact_id") and ev.artifact_id != artifact_id:
+            raise errors.InvalidArgumentError(
+                f"Given event.artifact_id is not aligned with the artifact: {ev.artifact_id} vs {artifact_id}")
+        if ev.HasField("execution_id") and ev.execution_id != execution_id:
+            raise errors.InvalidArgumentError(
+                f"Given event.execution_id is not aligned with the execution: {ev.execution_id} vs {execution_id}")
+        if not ev.HasField("type"):
+            raise errors.InvalidArgumentError("No event type is specified.")
+        ev.artifact_id, ev.execution_id = artifact_id, execution_id
+        events.append(ev)
+    relations.insert_events(call, events)
+    context_ids = _upsert_contexts(call, req.contexts, opts.reuse_context_if_already_exist, opts.force_reuse_context)
+    relations.link(call, {(c, a) for c in context_ids for a in artifact_ids}, {(c, execution_id) for c in context_ids})
+    resp.execution_id = execution_id
+    resp.artifact_ids.extend(artifact_ids)
+    resp.context_ids.extend(context_ids)
+
+
+@rpc("PutLineageSubgraph")
+def put_lineage_subgraph(call: Call, req: service_pb.PutLineageSubgraphRequest, resp: Any) -> None:
+    opts = req.options
+    execution_ids = nodes.put(call, EXECUTION, req.executions)
+    artifacts = list(req.artifacts)
+    if opts.reuse_artifact_if_already_exist_by_external_id:
+        artifacts = [pb.Artifact() for _ in req.artifacts]
+        for copy, given in zip(artifacts, req.artifacts):
+            copy.CopyFrom(given)
+        _reuse_artifacts_by_external_id(call, artifacts)
+    artifact_ids = nodes.put(call, ARTIFACT, artifacts)
+    context_ids = _upsert_contexts(call, req.contexts, opts.reuse_context_if_already_exist)
+    events = []
+    for edge in req.event_edges:
+        ev = pb.Event()
+        ev.CopyFrom(edge.event)
+        for index_field, id_field, ids, what in (("execution_index", "execution_id", execution_ids, "execution"),
+                                                 ("artifact_index", "artifact_id", artifact_ids, "artifact")):
+            if edge.HasField(index_field):
+                index = getattr(edge, index_field)
+                if not 0 <= index < len(ids):
+                    raise errors.OutOfRangeError(
+                        f"{index_field} {index} is out of range: the request has {len(ids)} {what}s")
+                if ev.HasField(id_field) and getattr(ev, id_field) != ids[index]:
+                    raise errors.InvalidArgumentError(
+                        f"Event {id_field} {getattr(ev, id_field)} does not match the {what} at "
+                        f"{index_field} {index} (id {ids[index]})")
+                setattr(ev, id_field, ids[index])
+            elif not ev.HasField(id_field):
+                raise errors.InvalidArgumentError(f"Event has neither {index_field} nor event.{id_field}.")
+        events.append(ev)
+    relations.put_events(call, events)
+    relations.link(call, {(c, a) for c in context_ids for a in artifact_ids},
+                   {(c, e) for c in context_ids for e in execution_ids})
+    resp.execution_ids.extend(execution_ids)
+    resp.artifact_ids.extend(artifact_ids)
+    resp.context_ids.extend(context_ids)
+
+
+# --------------------------------------------------------------------------------------------- lineage
+
+
+@rpc("GetLineageGraph")
+def get_lineage_graph(call: Call, req: Any, resp: Any) -> None:
+    raise errors.UnimplementedError("GetLineageGraph is not implemented yet.")
+
+
+@rpc("GetLineageSubgraph")
+def get_lineage_subgraph(call: Call, req: Any, resp: Any) -> None:
+    raise errors.UnimplementedError("GetLineageSubgraph is not implemented yet.")
+
+

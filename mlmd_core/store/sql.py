@@ -1,0 +1,171 @@
+"""Statements compiled once per dialect and run on the DB-API cursor.
+
+SQLAlchemy builds every statement (and owns dialects, pooling and DDL); this module only skips the
+per-call compile/bind layer, which costs more than the SQLite work itself on the hot paths. Lists bound
+with ``bindparam(name, expanding=True)`` are expanded here, per list length.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+
+_EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
+
+
+class Statement:
+    """One statement for one dialect: its SQL text and how to lay out its parameters."""
+
+    __slots__ = ("sql", "names", "named", "expanding", "defaults", "_expanded", "_placeholder")
+
+    def __init__(self, element: ClauseElement, dialect: Dialect):
+        compiled = element.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        self.named = not compiled.positional
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or compiled.binds)
+        self.expanding = frozenset(_EXPANDING.findall(self.sql))
+        # Values the statement carries itself (literals in WHERE clauses become bound parameters).
+        self.defaults = {k: v for k, v in compiled.params.items() if v is not None}
+        self._expanded: dict[tuple[int, ...], str] = {}
+        self._placeholder = {"qmark": "?", "format": "%s", "numeric": ":{}"}.get(dialect.paramstyle, "%s")
+
+    def bind(self, params: Mapping[str, Any]) -> tuple[str, Any]:
+        """SQL text and parameters for one execution."""
+        if self.defaults:
+            params = {**self.defaults, **params}
+        if not self.expanding:
+            if self.named:
+                return self.sql, params
+            return self.sql, tuple(params[n] for n in self.names)
+        return self._bind_expanding(params)
+
+    def _bind_expanding(self, params: Mapping[str, Any]) -> tuple[str, Any]:
+        lengths = tuple(len(params[n]) for n in sorted(self.expanding))
+        if self.named:
+            out = {k: v for k, v in params.items() if k not in self.expanding}
+            for name in self.expanding:
+                for i, value in enumerate(params[name]):
+                    out[f"{name}_{i}"] = value
+            sql = self._expanded.get(lengths)
+            if sql is None:
+                sql = _EXPANDING.sub(
+                    lambda m: ", ".join(f"%({m.group(1)}_{i})s" for i in range(len(params[m.group(1)]))) or "NULL",
+                    self.sql,
+                )
+                self._expanded[lengths] = sql
+            return sql, out
+        sql = self._expanded.get(lengths)
+        if sql is None:
+            sql = _EXPANDING.sub(
+                lambda m: ", ".join([self._placeholder] * len(params[m.group(1)])) or "NULL", self.sql
+            )
+            self._expanded[lengths] = sql
+        values: list[Any] = []
+        for n in self.names:
+            if n in self.expanding:
+                values.extend(params[n])
+            else:
+                values.append(params[n])
+        return sql, tuple(values)
+
+
+class Statements:
+    """The compiled statements of one dialect, built on first use from a key and a builder."""
+
+    def __init__(self, dialect: Dialect):
+        self.dialect = dialect
+        self._cache: dict[Any, Statement] = {}
+
+    def get(self, key: Any, build: Callable[[], ClauseElement]) -> Statement:
+        stmt = self._cache.get(key)
+        if stmt is None:
+            stmt = self._cache[key] = Statement(build(), self.dialect)
+        return stmt
+
+
+class Cursor:
+    """A DB-API connection inside one transaction, running compiled statements."""
+
+    __slots__ = ("raw", "statements", "_cursor")
+
+    def __init__(self, raw: Any, statements: Statements):
+        self.raw = raw
+        self.statements = statements
+        self._cursor = raw.cursor()
+
+    def stmt(self, key: Any, build: Callable[[], ClauseElement]) -> Statement:
+        return self.statements.get(key, build)
+
+    def run(self, stmt: Statement, params: Mapping[str, Any] | None = None) -> Any:
+        sql, values = stmt.bind(params or {})
+        self._cursor.execute(sql, values)
+        return self._cursor
+
+    def all(self, stmt: Statement, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        return self.run(stmt, params).fetchall()
+
+    def one(self, stmt: Statement, params: Mapping[str, Any] | None = None) -> tuple | None:
+        return self.run(stmt, params).fetchone()
+
+    def many(self, stmt: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
+        """executemany with one dict of parameters per row."""
+        if not rows:
+            return
+        if stmt.named:
+            self._cursor.executemany(stmt.sql, rows)
+        else:
+            names = stmt.names
+            self._cursor.executemany(stmt.sql, [tuple(r[n] for n in names) for r in rows])
+
+    def many_tuples(self, stmt: Statement, rows: Sequence[tuple]) -> None:
+        """executemany with one tuple per row, in the order of the statement's parameters (for
+        insert_values: the column order given there). The fast path for bulk inserts."""
+        if not rows:
+            return
+        if stmt.named:
+            names = stmt.names
+            self._cursor.executemany(stmt.sql, [dict(zip(names, r)) for r in rows])
+        else:
+            self._cursor.executemany(stmt.sql, rows)
+
+    def chunked(self, values: Iterable[Any], size: int = 500) -> Iterable[list[Any]]:
+        """Splits a long IN-list so no statement exceeds a backend's parameter limit."""
+        values = list(values)
+        for start in range(0, len(values), size):
+            yield values[start : start + size]
+
+    def insert_ids(self, stmt: Statement, rows: Sequence[tuple]) -> list[int]:
+        """Runs a many-row INSERT (tuples as for many_tuples) and returns the new ids in row order.
+
+        The call holds the database's write lock (SQLite: BEGIN IMMEDIATE), so the autoincrement ids
+        of one executemany are consecutive and end at the connection's last insert id."""
+        if not rows:
+            return []
+        if len(rows) == 1 and not stmt.named:
+            self._cursor.execute(stmt.sql, rows[0])
+            return [int(self._cursor.lastrowid)]
+        self.many_tuples(stmt, rows)
+        last = int(self._cursor.execute("SELECT last_insert_rowid()").fetchone()[0])
+        return list(range(last - len(rows) + 1, last + 1))
+
+
+class insert_values:  # noqa: N801 - used like a statement constructor
+    """INSERT INTO table (names...) VALUES (...), parameters named like the columns and in the given order
+    (SQLAlchemy's insert() would order them by table column), so rows can be passed as tuples."""
+
+    def __init__(self, table: Any, *names: str):
+        self.table = table
+        self.names = names
+
+    def compile(self, dialect: Dialect) -> Any:
+        from sqlalchemy import text
+
+        quote = dialect.identifier_preparer
+        columns = ", ".join(quote.quote(n) for n in self.names)
+        params = ", ".join(f":{n}" for n in self.names)
+        return text(f"INSERT INTO {quote.format_table(self.table)} ({columns}) VALUES ({params})").compile(
+            dialect=dialect)

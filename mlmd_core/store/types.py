@@ -1,0 +1,265 @@
+"""Artifact, execution and context types: one code path for the three kinds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from google.protobuf import json_format
+from sqlalchemy import bindparam, select, update
+
+from mlmd_core import errors
+from mlmd_core.proto import metadata_store_pb2 as pb
+from mlmd_core.store import schema
+from mlmd_core.store.context import Call, TypeInfo
+from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, SYSTEM_TYPE_NAMES, NodeKind
+from mlmd_core.store.sql import insert_values
+
+T = schema.type_table
+TP = schema.type_property
+PT = schema.parent_type
+
+_TYPE_COLUMNS = (T.c.id, T.c.name, T.c.version, T.c.description, T.c.external_id, T.c.input_type,
+                 T.c.output_type)
+
+
+def _system_type_name(enum_value: Any) -> str:
+    """The `(system_type_extension).type_name` option of a SystemDefinedBaseType value."""
+    return enum_value.GetOptions().Extensions[pb.system_type_extension].type_name
+
+
+def _base_type_names(kind: NodeKind) -> dict[int, str]:
+    enum = kind.type_proto.SystemDefinedBaseType.DESCRIPTOR
+    return {v.number: _system_type_name(v) for v in enum.values if v.number != 0}
+
+
+BASE_TYPE_NAMES = {k.type_kind: _base_type_names(k) for k in (ARTIFACT, EXECUTION, CONTEXT)}
+BASE_TYPE_BY_NAME = {k: {name: num for num, name in names.items()} for k, names in BASE_TYPE_NAMES.items()}
+
+
+def _version(t: Any) -> str | None:
+    return t.version if t.HasField("version") and t.version else None
+
+
+# ---------------------------------------------------------------------------------------------- reads
+
+
+def load_types(call: Call, kind: NodeKind, rows: Sequence[tuple]) -> list[Any]:
+    """Type protos of `kind` for Type rows selected with _TYPE_COLUMNS, in row order."""
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    props: dict[int, list[tuple[str, int]]] = {}
+    bases: dict[int, str] = {}
+    for chunk in call.chunked(ids):
+        q = call.q("type_props", lambda: select(TP.c.type_id, TP.c.name, TP.c.data_type)
+                   .where(TP.c.type_id.in_(bindparam("ids", expanding=True)))
+                   .order_by(TP.c.type_id, TP.c.name))
+        for type_id, name, data_type in call.all(q, {"ids": chunk}):
+            props.setdefault(type_id, []).append((name, data_type))
+        q = call.q("type_bases", lambda: select(PT.c.type_id, T.c.name)
+                   .join(T, T.c.id == PT.c.parent_type_id)
+                   .where(PT.c.type_id.in_(bindparam("ids", expanding=True))))
+        for type_id, parent_name in call.all(q, {"ids": chunk}):
+            bases[type_id] = parent_name
+    base_by_name = BASE_TYPE_BY_NAME[kind.type_kind]
+    out = []
+    for type_id, name, version, description, external_id, input_type, output_type in rows:
+        t = kind.type_proto(id=type_id, name=name)
+        if version is not None:
+            t.version = version
+        if description is not None:
+            t.description = description
+        if external_id is not None:
+            t.external_id = external_id
+        for prop_name, data_type in props.get(type_id, ()):
+            t.properties[prop_name] = data_type
+        if type_id in bases and bases[type_id] in base_by_name:
+            t.base_type = base_by_name[bases[type_id]]
+        if kind is EXECUTION:
+            if input_type:
+                json_format.Parse(input_type, t.input_type)
+            if output_type:
+                json_format.Parse(output_type, t.output_type)
+        out.append(t)
+    return out
+
+
+def _select_types(kind: NodeKind, *where: Any) -> Any:
+    return select(*_TYPE_COLUMNS).where(T.c.type_kind == kind.type_kind, *where).order_by(T.c.id)
+
+
+def get_type(call: Call, kind: NodeKind, name: str, version: str | None) -> Any:
+    rows = find_types(call, kind, name, version)
+    if not rows:
+        shown = f"`{version}`" if version else "`nullopt`"
+        raise errors.NotFoundError(f"No type found for query, name: `{name}`, version: {shown}")
+    return load_types(call, kind, rows[:1])[0]
+
+
+def find_types(call: Call, kind: NodeKind, name: str, version: str | None) -> list[tuple]:
+    """Type rows of `kind` with this name and version (None: the unversioned type)."""
+    if version:
+        q = call.q(("type_by_name_version", kind.type_kind),
+                   lambda: _select_types(kind, T.c.name == bindparam("name"), T.c.version == bindparam("version")))
+        return call.all(q, {"name": name, "version": version})
+    q = call.q(("type_by_name", kind.type_kind),
+               lambda: _select_types(kind, T.c.name == bindparam("name"), T.c.version.is_(None)))
+    return call.all(q, {"name": name})
+
+
+def get_types(call: Call, kind: NodeKind) -> list[Any]:
+    q = call.q(("types", kind.type_kind), lambda: _select_types(kind))
+    rows = [r for r in call.all(q) if r[1] not in SYSTEM_TYPE_NAMES]
+    return load_types(call, kind, rows)
+
+
+def get_types_by_id(call: Call, kind: NodeKind, ids: Iterable[int]) -> list[Any]:
+    rows: list[tuple] = []
+    q = call.q(("types_by_id", kind.type_kind),
+               lambda: _select_types(kind, T.c.id.in_(bindparam("ids", expanding=True))))
+    for chunk in call.chunked(sorted(set(ids))):
+        rows.extend(call.all(q, {"ids": chunk}))
+    return load_types(call, kind, rows)
+
+
+def get_types_by_external_ids(call: Call, kind: NodeKind, external_ids: Sequence[str]) -> list[Any]:
+    if not external_ids:
+        return []
+    rows: list[tuple] = []
+    q = call.q(("types_by_external_id", kind.type_kind),
+               lambda: _select_types(kind, T.c.external_id.in_(bindparam("ids", expanding=True))))
+    for chunk in call.chunked(sorted(set(external_ids))):
+        rows.extend(call.all(q, {"ids": chunk}))
+    if not rows:
+        raise errors.NotFoundError("No types found for external_ids.")
+    return load_types(call, kind, rows)
+
+
+def type_info(call: Call, type_id: int, refresh: bool = False) -> TypeInfo | None:
+    """The type with this id (any kind) for validating nodes; cached, since types only grow."""
+    if not refresh:
+        info = call.cached_type(type_id)
+        if info is not None:
+            return info
+    q = call.q("type_info", lambda: select(T.c.type_kind, T.c.name).where(T.c.id == bindparam("id")))
+    row = call.one(q, {"id": type_id})
+    if row is None:
+        return None
+    q = call.q("type_info_props", lambda: select(TP.c.name, TP.c.data_type).where(TP.c.type_id == bindparam("id")))
+    info = TypeInfo(type_id, row[0], row[1], dict(call.all(q, {"id": type_id})))
+    call.stage_type(info)
+    return info
+
+
+# --------------------------------------------------------------------------------------------- writes
+
+
+def put_type(call: Call, kind: NodeKind, new: Any, can_add_fields: bool, can_omit_fields: bool) -> int:
+    """Creates the type or reconciles it with the stored one (MLMD's upsert rules); returns its id."""
+    if not new.name:
+        raise errors.InvalidArgumentError("No type name is specified.")
+    for prop_name, data_type in new.properties.items():
+        if data_type == pb.UNKNOWN:
+            raise errors.InvalidArgumentError(f"Property {prop_name} of type {new.name} has UNKNOWN type.")
+    base_name = None
+    if new.HasField("base_type") and new.base_type:
+        base_name = BASE_TYPE_NAMES[kind.type_kind].get(new.base_type)
+        if base_name is None:
+            raise errors.InvalidArgumentError(f"Unknown base_type {new.base_type} of type {new.name}.")
+    version = _version(new)
+    rows = find_types(call, kind, new.name, version)
+    if not rows:
+        return _insert_type(call, kind, new, version, base_name)
+    stored = load_types(call, kind, rows[:1])[0]
+    _reconcile(call, kind, stored, new, base_name, can_add_fields, can_omit_fields)
+    return stored.id
+
+
+def _external_id_clash(call: Call, external_id: str, own_id: int | None) -> None:
+    q = call.q("type_by_ext", lambda: select(T.c.id, T.c.name).where(T.c.external_id == bindparam("ext")))
+    row = call.one(q, {"ext": external_id})
+    if row is not None and row[0] != own_id:
+        raise errors.AlreadyExistsError(
+            f"Type external_id `{external_id}` is already used by type {row[1]} (id {row[0]})."
+        )
+
+
+def _insert_type(call: Call, kind: NodeKind, new: Any, version: str | None, base_name: str | None) -> int:
+    external_id = new.external_id if new.HasField("external_id") and new.external_id else None
+    if external_id is not None:
+        _external_id_clash(call, external_id, None)
+    input_type = output_type = None
+    if kind is EXECUTION:
+        if new.HasField("input_type"):
+            input_type = _to_json(new.input_type)
+        if new.HasField("output_type"):
+            output_type = _to_json(new.output_type)
+    q = call.q("insert_type", lambda: insert_values(
+        T, "name", "version", "type_kind", "description", "input_type", "output_type", "external_id"))
+    [type_id] = call.insert_ids(q, [(new.name, version, kind.type_kind,
+                                     new.description if new.HasField("description") else None,
+                                     input_type, output_type, external_id)])
+    _insert_properties(call, type_id, dict(new.properties))
+    if base_name is not None:
+        _set_base(call, type_id, base_name)
+    call.stage_type(TypeInfo(type_id, kind.type_kind, new.name, dict(new.properties)))
+    return type_id
+
+
+def _insert_properties(call: Call, type_id: int, properties: dict[str, int]) -> None:
+    q = call.q("insert_type_prop", lambda: insert_values(TP, "type_id", "name", "data_type"))
+    call.many_tuples(q, [(type_id, n, d) for n, d in sorted(properties.items())])
+
+
+def _set_base(call: Call, type_id: int, base_name: str) -> None:
+    q = call.q("system_type_id", lambda: select(T.c.id).where(T.c.name == bindparam("name"), T.c.version.is_(None)))
+    row = call.one(q, {"name": base_name})
+    if row is None:
+        raise errors.NotFoundError(f"No system type {base_name} in this store.")
+    q = call.q("insert_parent_type", lambda: insert_values(PT, "type_id", "parent_type_id"))
+    call.many_tuples(q, [(type_id, row[0])])
+
+
+def _reconcile(call: Call, kind: NodeKind, stored: Any, new: Any, base_name: str | None,
+               can_add_fields: bool, can_omit_fields: bool) -> None:
+    added = {}
+    for prop_name, data_type in new.properties.items():
+        if prop_name not in stored.properties:
+            added[prop_name] = data_type
+        elif stored.properties[prop_name] != data_type:
+            raise errors.AlreadyExistsError(
+                f"Type {new.name} already exists with property {prop_name} of a different data type "
+                f"({pb.PropertyType.Name(stored.properties[prop_name])}, given "
+                f"{pb.PropertyType.Name(data_type)})."
+            )
+    if added and not can_add_fields:
+        raise errors.AlreadyExistsError(
+            f"Type {new.name} already exists with different properties: {sorted(added)} are new; "
+            "set can_add_fields to add them."
+        )
+    omitted = sorted(set(stored.properties) - set(new.properties))
+    if omitted and not can_omit_fields:
+        raise errors.AlreadyExistsError(
+            f"Type {new.name} already exists with different properties: {omitted} are missing; "
+            "set can_omit_fields to omit them."
+        )
+    if base_name is not None:
+        stored_base = BASE_TYPE_NAMES[kind.type_kind].get(stored.base_type) if stored.HasField("base_type") else None
+        if stored_base is None:
+            _set_base(call, stored.id, base_name)
+        elif stored_base != base_name:
+            raise errors.UnimplementedError("base_type update is not supported yet")
+    if new.HasField("external_id") and new.external_id and new.external_id != stored.external_id:
+        _external_id_clash(call, new.external_id, stored.id)
+        q = call.q("update_type_ext", lambda: update(T).where(T.c.id == bindparam("tid"))
+                   .values(external_id=bindparam("ext")))
+        call.run(q, {"tid": stored.id, "ext": new.external_id})
+    if added:
+        _insert_properties(call, stored.id, added)
+    call.stage_type(TypeInfo(stored.id, kind.type_kind, stored.name, {**stored.properties, **added}))
+
+
+def _to_json(message: Any) -> str:
+    return json.dumps(json_format.MessageToDict(message), separators=(",", ":"), sort_keys=True)
