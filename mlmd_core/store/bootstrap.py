@@ -3,6 +3,8 @@ make sure the nine MLMD system types exist — all in one transaction, so racing
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlalchemy import bindparam, select
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -10,7 +12,7 @@ from mlmd_core import errors
 from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.store import schema
 from mlmd_core.store.context import Call
-from mlmd_core.store.engine import Database, create_engine, sqlite_target
+from mlmd_core.store.engine import Database, create_engine, map_db_error, sqlite_target
 from mlmd_core.store.kinds import SYSTEM_TYPES
 from mlmd_core.store.service import SqlService
 from mlmd_core.store.sql import insert_values
@@ -24,13 +26,22 @@ def open_service(config: pb.ConnectionConfig, migration_options: pb.MigrationOpt
     target = sqlite_target(config) if config.WhichOneof("config") in ("sqlite", "fake_database") else None
     database = Database(create_engine(config), read_only=bool(target and target[1]))
     service = SqlService(database)
+    handle, raw = database.acquire()
     try:
-        with database.transaction(write=not database.read_only) as raw:
-            call = Call(raw, service.statements, service.type_cache)
-            _prepare(call, database, migration_options)
-    except BaseException:
+        database.begin(raw, write=not database.read_only)
+        try:
+            _prepare(Call(raw, service.statements, service.type_cache), database, migration_options)
+            database.commit(raw)
+        except BaseException:
+            database.rollback(raw)
+            raise
+    except BaseException as exc:
+        database.release(handle)
         database.dispose()
+        if isinstance(exc, (sqlite3.Error, database.dialect.loaded_dbapi.Error)):
+            raise map_db_error(exc) from exc
         raise
+    database.release(handle)
     return service
 
 

@@ -6,12 +6,10 @@ import os
 import sqlite3
 import threading
 import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from mlmd_core import errors
 from mlmd_core.proto import metadata_store_pb2 as pb
@@ -65,15 +63,15 @@ def create_engine(config: pb.ConnectionConfig) -> sqlalchemy.Engine:
                 conn.execute("PRAGMA synchronous = NORMAL")
             return conn
 
-        return sqlalchemy.create_engine("sqlite://", creator=connect, pool_size=4, max_overflow=16,
-                                        pool_pre_ping=False)
+        return sqlalchemy.create_engine("sqlite://", creator=connect, poolclass=QueuePool, pool_size=4,
+                                        max_overflow=16)
     if which is None:
         raise errors.InvalidArgumentError("Unset")
     raise errors.UnimplementedError(f"the {which} backend is not supported yet")
 
 
 class Database:
-    """An engine plus what a call needs around it: one transaction per call, errors mapped to MLMD's."""
+    """An engine plus what a call needs around it: a connection, one transaction per call, MLMD errors."""
 
     def __init__(self, engine: sqlalchemy.Engine, read_only: bool = False):
         self.engine = engine
@@ -83,45 +81,46 @@ class Database:
         self.in_memory = isinstance(engine.pool, StaticPool)
         # One in-memory SQLite connection is shared by all threads, one call at a time.
         self._memory_lock = threading.Lock() if self.in_memory else None
-        self._memory_conn: Any = engine.raw_connection() if self.in_memory else None
+        self._memory_conn: Any = engine.raw_connection().driver_connection if self.in_memory else None
 
-    @contextmanager
-    def transaction(self, write: bool) -> Iterator[Any]:
-        """A DB-API connection inside a transaction that commits on success and rolls back on error."""
+    def acquire(self) -> tuple[Any, Any]:
+        """(handle, DB-API connection) for one call; give the handle back with release()."""
         if self._memory_lock is not None:
-            with self._memory_lock:
-                yield from self._run(self._memory_conn, write)
-            return
-        raw = self.engine.raw_connection()
-        try:
-            yield from self._run(raw, write)
-        finally:
-            raw.close()
+            self._memory_lock.acquire()
+            return None, self._memory_conn
+        pooled = self.engine.raw_connection()
+        return pooled, (pooled.driver_connection if self.is_sqlite else pooled)
 
-    def _run(self, raw: Any, write: bool) -> Iterator[Any]:
-        if self.is_sqlite:
-            driver = raw.driver_connection
-            try:
-                driver.execute("BEGIN IMMEDIATE" if write and not self.read_only else "BEGIN")
-            except sqlite3.OperationalError as exc:
-                raise map_db_error(exc) from exc
-            try:
-                yield driver
-            except BaseException:
-                driver.rollback()
-                raise
-            try:
-                driver.commit()
-            except sqlite3.OperationalError as exc:
-                driver.rollback()
-                raise map_db_error(exc) from exc
+    def release(self, handle: Any) -> None:
+        if handle is None:
+            self._memory_lock.release()  # type: ignore[union-attr]
+        else:
+            handle.close()
+
+    def begin(self, raw: Any, write: bool) -> None:
+        """Starts the call's transaction. SQLite writers take the write lock up front (BEGIN IMMEDIATE)
+        so two writers never deadlock upgrading a read lock; in-memory reads need no transaction."""
+        if not self.is_sqlite:
+            return
+        if not write and self.in_memory:
             return
         try:
-            yield raw
-        except BaseException:
+            raw.execute("BEGIN IMMEDIATE" if write and not self.read_only else "BEGIN")
+        except sqlite3.OperationalError as exc:
+            raise map_db_error(exc) from exc
+
+    def commit(self, raw: Any) -> None:
+        if self.is_sqlite and not raw.in_transaction:
+            return
+        try:
+            raw.commit()
+        except sqlite3.OperationalError as exc:
             raw.rollback()
-            raise
-        raw.commit()
+            raise map_db_error(exc) from exc
+
+    def rollback(self, raw: Any) -> None:
+        if not self.is_sqlite or raw.in_transaction:
+            raw.rollback()
 
     def dispose(self) -> None:
         if self._memory_conn is not None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select
 
 from mlmd_core import errors
 from mlmd_core.store import schema, values
 from mlmd_core.store.context import Call, TypeInfo
 from mlmd_core.store.kinds import NodeKind
-from mlmd_core.store.sql import insert_values
+from mlmd_core.store.sql import insert_values, update_by_id
 from mlmd_core.store.types import type_info
 
 T = schema.type_table
@@ -26,51 +26,64 @@ PROPERTY_COLUMNS = ("int_value", "double_value", "string_value", "proto_value", 
 
 
 def node_select(kind: NodeKind) -> Any:
-    """SELECT of the node columns and the type name; callers add WHERE/ORDER BY."""
-    return select(*kind.columns, T.c.name).join(T, T.c.id == kind.table.c.type_id)
+    """SELECT of nodes with their type name and properties (one row per property, LEFT JOIN), for build().
+
+    Callers add WHERE and ORDER BY the node id (build() needs a node's rows to be adjacent)."""
+    t, p = kind.table, kind.props
+    return select(*kind.columns, T.c.name, p.c.name, p.c.is_custom_property,
+                  *(p.c[c] for c in PROPERTY_COLUMNS)).select_from(
+        t.join(T, T.c.id == t.c.type_id).outerjoin(p, kind.fk == t.c.id))
 
 
 def load_by_ids(call: Call, kind: NodeKind, ids: Iterable[int]) -> dict[int, Any]:
     """The nodes with these ids (missing ids are left out), keyed by id, in id order."""
-    q = call.q(("nodes_by_id", kind.name),
-               lambda: node_select(kind).where(kind.table.c.id.in_(bindparam("ids", expanding=True))))
-    rows: list[tuple] = []
-    for chunk in call.chunked(sorted(set(ids))):
-        rows.extend(call.all(q, {"ids": chunk}))
-    rows.sort()
-    return {node.id: node for node in build(call, kind, rows)}
+    t = kind.table
+    q = call.q(("nodes_by_id", kind.name), lambda: node_select(kind).where(
+        t.c.id.in_(bindparam("ids", expanding=True))).order_by(t.c.id))
+    wanted = sorted(set(ids))
+    if len(wanted) <= 500:
+        found = build(kind, call.all(q, {"ids": wanted})) if wanted else []
+    else:
+        found = [node for chunk in call.chunked(wanted) for node in build(kind, call.all(q, {"ids": chunk}))]
+    return {node.id: node for node in found}
 
 
-def build(call: Call, kind: NodeKind, rows: Sequence[tuple]) -> list[Any]:
-    """Node protos for rows of node_select (in row order), with their properties."""
-    if not rows:
-        return []
-    nodes: dict[int, Any] = {}
-    out = []
+def build(kind: NodeKind, rows: Sequence[tuple]) -> list[Any]:
+    """Node protos from node_select rows, in order of first appearance."""
+    out: list[Any] = []
     has_uri, state_field, proto = kind.has_uri, kind.state_field, kind.proto
+    props_at = len(kind.columns) + 1
+    last_id = None
+    node: Any = None
     for row in rows:
-        node_id, type_id, name, external_id, ctime, utime = row[:6]
-        node = proto(id=node_id, type_id=type_id, type=row[-1], create_time_since_epoch=ctime,
-                     last_update_time_since_epoch=utime)
-        if name is not None:
-            node.name = name
-        if external_id is not None:
-            node.external_id = external_id
-        if has_uri:
-            node.uri = row[6] or ""
-        if state_field is not None and row[-2] is not None:
-            setattr(node, state_field, row[-2])
-        nodes[node_id] = node
-        out.append(node)
-    fk, p = kind.fk, kind.props
-    q = call.q(("node_props", kind.name), lambda: select(
-        fk, p.c.name, p.c.is_custom_property, *(p.c[c] for c in PROPERTY_COLUMNS)
-    ).where(fk.in_(bindparam("ids", expanding=True))))
-    decode = values.decode
-    for chunk in call.chunked(list(nodes)):
-        for node_id, name, is_custom, *cols in call.all(q, {"ids": chunk}):
-            node = nodes[node_id]
-            decode((node.custom_properties if is_custom else node.properties)[name], *cols)
+        node_id = row[0]
+        if node_id != last_id:
+            last_id = node_id
+            _, type_id, name, external_id, ctime, utime = row[:6]
+            fields = {"id": node_id, "type_id": type_id, "type": row[props_at - 1],
+                      "create_time_since_epoch": ctime, "last_update_time_since_epoch": utime}
+            if name is not None:
+                fields["name"] = name
+            if external_id is not None:
+                fields["external_id"] = external_id
+            if has_uri:
+                fields["uri"] = row[6] or ""
+            if state_field is not None and row[props_at - 2] is not None:
+                fields[state_field] = row[props_at - 2]
+            node = proto(**fields)
+            out.append(node)
+        prop_name, is_custom, int_v, double_v, string_v, proto_v, bool_v = row[props_at:]
+        if prop_name is None:
+            continue
+        target = (node.custom_properties if is_custom else node.properties)[prop_name]
+        if int_v is not None:
+            target.int_value = int_v
+        elif string_v is not None and not string_v.startswith(values.STRUCT_PREFIX):
+            target.string_value = string_v
+        elif double_v is not None:
+            target.double_value = double_v
+        else:
+            values.decode(target, int_v, double_v, string_v, proto_v, bool_v)
     return out
 
 
@@ -278,8 +291,7 @@ def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequen
         return
     columns = (*_mutable_columns(kind), "last_update_time_since_epoch")
     t = kind.table
-    q = call.q(("update_nodes", kind.name), lambda: update(t).values(
-        {c: bindparam(c) for c in columns}).where(t.c.id == bindparam("node_id")))
+    q = call.q(("update_nodes", kind.name), lambda: update_by_id(t, *columns))
     call.many_tuples(q, changed_rows)
     p = kind.props
     q = call.q(("delete_props", kind.name), lambda: delete(p).where(and_(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from google.protobuf.message import DecodeError
-from sqlalchemy import and_, bindparam, or_
+from sqlalchemy import and_, bindparam, or_, select
 
 from mlmd_core import errors
 from mlmd_core.proto import metadata_store_pb2 as pb
@@ -30,10 +31,10 @@ def encode_token(token: pb.ListOperationNextPageToken) -> str:
 
 def decode_token(text: str) -> pb.ListOperationNextPageToken:
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
         token = pb.ListOperationNextPageToken()
         token.ParseFromString(raw)
-    except (ValueError, DecodeError) as exc:
+    except (ValueError, DecodeError, binascii.Error) as exc:
         raise errors.InvalidArgumentError("Failed to decode next page token string") from exc
     return token
 
@@ -46,15 +47,14 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
     params = dict(params or {})
     t = kind.table
 
-    def where(*extra: Any) -> Any:
-        base = node_sel = nodes.node_select(kind)
+    def where(query: Any, *extra: Any) -> Any:
         if condition is not None:
-            node_sel = base.where(condition(kind))
-        return node_sel.where(*extra) if extra else node_sel
+            query = query.where(condition(kind))
+        return query.where(*extra) if extra else query
 
     if options is None:
-        q = call.q(("list_all", kind.name, key), lambda: where().order_by(t.c.id))
-        return nodes.build(call, kind, call.all(q, params)), None
+        q = call.q(("list_all", kind.name, key), lambda: where(nodes.node_select(kind)).order_by(t.c.id))
+        return nodes.build(kind, call.all(q, params)), None
 
     if options.filter_query.strip():
         raise errors.UnimplementedError("filter_query is not supported yet")
@@ -107,7 +107,8 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
                     bindparam("listed", expanding=True)))))
         direction = (lambda c: c.asc()) if asc else (lambda c: c.desc())
         ordering = [direction(id_col)] if field == Field.ID else [direction(column), direction(id_col)]
-        return where(*extra).order_by(*ordering).limit(bindparam("page_limit", literal_execute=False))
+        page_select = select(t.c.id, t.c.create_time_since_epoch, t.c.last_update_time_since_epoch)
+        return where(page_select, *extra).order_by(*ordering).limit(bindparam("page_limit"))
 
     q = call.q(("list_page", kind.name, key, field, asc, page), build)
     size = options.max_result_size
@@ -117,21 +118,22 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
     if len(rows) > size:
         rows = rows[:size]
         token = encode_token(_next_token(options, field, rows, previous))
-    return nodes.build(call, kind, rows), token
+    found = nodes.load_by_ids(call, kind, [r[0] for r in rows])
+    return [found[r[0]] for r in rows if r[0] in found], token
 
 
 def _next_token(options: pb.ListOperationOptions, field: int, rows: list[tuple],
                 previous: pb.ListOperationNextPageToken | None) -> pb.ListOperationNextPageToken:
     token = pb.ListOperationNextPageToken()
     last = rows[-1]
-    last_id, ctime, utime = last[0], last[4], last[5]
+    last_id, ctime, utime = last
     if field == Field.ID:
         token.field_offset = token.id_offset = last_id
     elif field == Field.CREATE_TIME:
         token.field_offset, token.id_offset = ctime, last_id
     else:
         token.field_offset = utime
-        listed = [r[0] for r in rows if r[5] == utime]
+        listed = [r[0] for r in rows if r[2] == utime]
         if previous is not None and previous.field_offset == utime:
             listed = list(previous.listed_ids) + listed
         token.listed_ids.extend(listed)

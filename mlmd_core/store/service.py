@@ -36,6 +36,7 @@ class SqlService:
         self.database = database
         self.statements = Statements(database.dialect)
         self.type_cache: dict[int, TypeInfo] = {}
+        self._db_errors = (sqlite3.Error, database.dialect.loaded_dbapi.Error)
 
     def call(self, method: str, request: Any) -> Any:
         """Runs one RPC by name; raises mlmd_core.errors classes."""
@@ -46,15 +47,22 @@ class SqlService:
         write = method.startswith("Put")
         if write and self.database.read_only:
             raise errors.PermissionDeniedError(f"{method} cannot run on a store opened READONLY.")
+        db = self.database
+        handle, raw = db.acquire()
         try:
-            with self.database.transaction(write) as raw:
+            db.begin(raw, write)
+            try:
                 call = Call(raw, self.statements, self.type_cache)
                 handler(call, request, response)
-            call.commit_caches()
-        except errors.StatusError:
-            raise
-        except (sqlite3.Error, self.database.dialect.loaded_dbapi.Error) as exc:
+                db.commit(raw)
+            except BaseException:
+                db.rollback(raw)
+                raise
+        except self._db_errors as exc:
             raise map_db_error(exc) from exc
+        finally:
+            db.release(handle)
+        call.commit_caches()
         return response
 
     def close(self) -> None:
@@ -133,7 +141,8 @@ def _register_node_rpcs(kind: NodeKind) -> None:
         found = nodes.load_by_ids(call, kind, getattr(req, f"{kind.name}_ids"))
         getattr(resp, plural).extend(found.values())
         if kind is ARTIFACT and req.populate_artifact_types:
-            resp.artifact_types.extend(types.get_types_by_id(call, kind, {a.type_id for a in found.values()}))
+            resp.artifact_types.extend(types.get_types_by_id(
+                call, kind, list(dict.fromkeys(a.type_id for a in found.values()))))
 
     @rpc(f"Get{label}sByType")
     def get_by_type(call: Call, req: Any, resp: Any) -> None:
@@ -150,9 +159,8 @@ def _register_node_rpcs(kind: NodeKind) -> None:
         if not rows:
             return
         q = call.q(("by_type_and_name", kind.name), lambda: nodes.node_select(kind).where(
-            table.c.type_id == bindparam("type_id"), table.c.name == bindparam("name")))
-        found = nodes.build(call, kind, call.all(q, {"type_id": rows[0][0],
-                                                     "name": getattr(req, f"{kind.name}_name")}))
+            table.c.type_id == bindparam("type_id"), table.c.name == bindparam("name")).order_by(table.c.id))
+        found = nodes.build(kind, call.all(q, {"type_id": rows[0][0], "name": getattr(req, f"{kind.name}_name")}))
         if found:
             getattr(resp, kind.name).CopyFrom(found[0])
 
@@ -163,13 +171,10 @@ def _register_node_rpcs(kind: NodeKind) -> None:
             return
         q = call.q(("by_external_ids", kind.name), lambda: nodes.node_select(kind).where(
             table.c.external_id.in_(bindparam("ids", expanding=True))).order_by(table.c.id))
-        rows: list[tuple] = []
-        for chunk in call.chunked(wanted):
-            rows.extend(call.all(q, {"ids": chunk}))
-        if not rows:
+        found = {n.id: n for chunk in call.chunked(wanted) for n in nodes.build(kind, call.all(q, {"ids": chunk}))}
+        if not found:
             raise errors.NotFoundError(f"No {plural} found for external_ids.")
-        rows.sort()
-        getattr(resp, plural).extend(nodes.build(call, kind, rows))
+        getattr(resp, plural).extend(found[i] for i in sorted(found))
 
 
 def _respond_page(resp: Any, field: str, page: tuple[list[Any], str | None]) -> None:
@@ -189,11 +194,9 @@ def get_artifacts_by_uri(call: Call, req: Any, resp: Any) -> None:
     t = ARTIFACT.table
     q = call.q("artifacts_by_uri", lambda: nodes.node_select(ARTIFACT).where(
         t.c.uri.in_(bindparam("uris", expanding=True))).order_by(t.c.id))
-    rows: list[tuple] = []
-    for chunk in call.chunked(sorted(set(req.uris))):
-        rows.extend(call.all(q, {"uris": chunk}))
-    rows.sort()
-    resp.artifacts.extend(nodes.build(call, ARTIFACT, rows))
+    found = {a.id: a for chunk in call.chunked(sorted(set(req.uris)))
+             for a in nodes.build(ARTIFACT, call.all(q, {"uris": chunk}))}
+    resp.artifacts.extend(found[i] for i in sorted(found))
 
 
 # ---------------------------------------------------------------------------------------- relationships

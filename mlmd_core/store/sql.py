@@ -64,13 +64,15 @@ class Statement:
                 lambda m: ", ".join([self._placeholder] * len(params[m.group(1)])) or "NULL", self.sql
             )
             self._expanded[lengths] = sql
+        if len(self.names) == 1:
+            return sql, params[self.names[0]]
         values: list[Any] = []
         for n in self.names:
             if n in self.expanding:
                 values.extend(params[n])
             else:
                 values.append(params[n])
-        return sql, tuple(values)
+        return sql, values
 
 
 class Statements:
@@ -132,11 +134,12 @@ class Cursor:
         else:
             self._cursor.executemany(stmt.sql, rows)
 
-    def chunked(self, values: Iterable[Any], size: int = 500) -> Iterable[list[Any]]:
+    def chunked(self, values: Iterable[Any], size: int = 500) -> list[list[Any]]:
         """Splits a long IN-list so no statement exceeds a backend's parameter limit."""
-        values = list(values)
-        for start in range(0, len(values), size):
-            yield values[start : start + size]
+        values = values if isinstance(values, list) else list(values)
+        if len(values) <= size:
+            return [values] if values else []
+        return [values[start : start + size] for start in range(0, len(values), size)]
 
     def insert_ids(self, stmt: Statement, rows: Sequence[tuple]) -> list[int]:
         """Runs a many-row INSERT (tuples as for many_tuples) and returns the new ids in row order.
@@ -153,19 +156,41 @@ class Cursor:
         return list(range(last - len(rows) + 1, last + 1))
 
 
-class insert_values:  # noqa: N801 - used like a statement constructor
-    """INSERT INTO table (names...) VALUES (...), parameters named like the columns and in the given order
-    (SQLAlchemy's insert() would order them by table column), so rows can be passed as tuples."""
+class _TextStatement:
+    """A statement written as text with parameters named like columns, in the order given (SQLAlchemy's
+    insert()/update() order them by table column), so rows can be passed as tuples."""
 
-    def __init__(self, table: Any, *names: str):
+    def __init__(self, table: Any, names: tuple[str, ...]):
         self.table = table
         self.names = names
+
+    def text(self, quote: Any) -> str:
+        raise NotImplementedError
 
     def compile(self, dialect: Dialect) -> Any:
         from sqlalchemy import text
 
-        quote = dialect.identifier_preparer
+        return text(self.text(dialect.identifier_preparer)).compile(dialect=dialect)
+
+
+class insert_values(_TextStatement):  # noqa: N801 - used like a statement constructor
+    """INSERT INTO table (names...) VALUES (:names...)."""
+
+    def __init__(self, table: Any, *names: str):
+        super().__init__(table, names)
+
+    def text(self, quote: Any) -> str:
         columns = ", ".join(quote.quote(n) for n in self.names)
         params = ", ".join(f":{n}" for n in self.names)
-        return text(f"INSERT INTO {quote.format_table(self.table)} ({columns}) VALUES ({params})").compile(
-            dialect=dialect)
+        return f"INSERT INTO {quote.format_table(self.table)} ({columns}) VALUES ({params})"
+
+
+class update_by_id(_TextStatement):  # noqa: N801 - used like a statement constructor
+    """UPDATE table SET name = :name, ... WHERE id = :row_id (the id comes last in a row tuple)."""
+
+    def __init__(self, table: Any, *names: str):
+        super().__init__(table, names)
+
+    def text(self, quote: Any) -> str:
+        sets = ", ".join(f"{quote.quote(n)} = :{n}" for n in self.names)
+        return f"UPDATE {quote.format_table(self.table)} SET {sets} WHERE {quote.quote('id')} = :row_id"

@@ -116,12 +116,15 @@ def get_types(call: Call, kind: NodeKind) -> list[Any]:
 
 
 def get_types_by_id(call: Call, kind: NodeKind, ids: Iterable[int]) -> list[Any]:
+    """Types in the order of the requested ids (repeats repeated, unknown ids skipped), as MLMD answers."""
+    wanted = list(ids)
     rows: list[tuple] = []
     q = call.q(("types_by_id", kind.type_kind),
                lambda: _select_types(kind, T.c.id.in_(bindparam("ids", expanding=True))))
-    for chunk in call.chunked(sorted(set(ids))):
+    for chunk in call.chunked(sorted(set(wanted))):
         rows.extend(call.all(q, {"ids": chunk}))
-    return load_types(call, kind, rows)
+    found = {t.id: t for t in load_types(call, kind, rows)}
+    return [found[i] for i in wanted if i in found]
 
 
 def get_types_by_external_ids(call: Call, kind: NodeKind, external_ids: Sequence[str]) -> list[Any]:

@@ -1,0 +1,61 @@
+"""Runs the interop scenario with google's ml-metadata; meant for the side venv's python.
+
+Usage (paths are SQLite files and JSON outputs)::
+
+    python run_mlmd.py populate DB [VARIANT]  # creates DB (READWRITE_OPENCREATE) with scenario.POPULATE[VARIANT]
+    python run_mlmd.py dump DB OUT.json      # opens DB (READWRITE) and writes scenario.dump's answers
+    python run_mlmd.py append DB TAG OUT.json   # scenario.append with TAG; writes the returned ids
+    python run_mlmd.py open DB OUT.json      # opens DB (READWRITE) and writes a summary (schema check only)
+    python run_mlmd.py create DB             # creates an empty store (READWRITE_OPENCREATE)
+
+Exits non-zero with the traceback on stderr when ml-metadata raises.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+# scenario.py sits next to this script, and the script's directory comes first on sys.path.
+import ml_metadata as mlmd
+import scenario
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+
+def _open(path: str, mode: str) -> mlmd.MetadataStore:
+    return mlmd.MetadataStore(scenario.connection_config(pb, path, mode))
+
+
+def _write(out: str, data: object) -> None:
+    with open(out, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+
+
+def main(argv: list[str]) -> int:
+    command, path = argv[1], argv[2]
+    if command == "populate":
+        variant = argv[3] if len(argv) > 3 else "full"
+        scenario.POPULATE[variant](mlmd, pb, _open(path, "READWRITE_OPENCREATE"))
+    elif command == "dump":
+        store = _open(path, "READWRITE")
+        _write(argv[3], scenario.dump(mlmd, pb, store, path))
+    elif command == "append":
+        store = _open(path, "READWRITE")
+        _write(argv[4], scenario.append(mlmd, pb, store, argv[3]))
+    elif command == "create":
+        _open(path, "READWRITE_OPENCREATE")
+    elif command == "open":
+        store = _open(path, "READWRITE")
+        _write(argv[3], {
+            "version": mlmd.__version__,
+            "artifact_types": [t.name for t in store.get_artifact_types()],
+            "system_types": [t.name for t in store.get_artifact_types_by_id(range(1, 10))]
+            + [t.name for t in store.get_execution_types_by_id(range(1, 10))],
+        })
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

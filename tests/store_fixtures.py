@@ -1,0 +1,190 @@
+"""Shared fixtures and helpers of the tests/test_api_*.py suite (the public MetadataStore API).
+
+The tests target ``mlmd_core``. With ``MLMD_TEST_ORACLE=1`` the same tests run against google's
+ml-metadata 1.17.1 instead, which lives in the side virtualenv ``.venv-mlmd`` (it pins protobuf<5), e.g.::
+
+    MLMD_TEST_ORACLE=1 PYTHONPATH=<dir with pytest> .venv-mlmd/bin/python -m pytest tests/test_api_types.py
+
+That is how the expectations of these tests were checked against the real library; tests of behaviour
+that only mlmd_core has (WAL mode, crash bugs ml-metadata has) are skipped there.
+
+Test modules import what they need from here::
+
+    from store_fixtures import errors, file_store, mlmd, pb, store  # noqa: F401  (fixtures)
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ORACLE = os.environ.get("MLMD_TEST_ORACLE") == "1"
+
+if ORACLE:  # pragma: no cover - only with the side virtualenv
+    import ml_metadata as mlmd
+    from ml_metadata import errors
+    from ml_metadata.proto import metadata_store_pb2 as pb
+    from ml_metadata.proto import metadata_store_service_pb2 as svc_pb
+else:
+    import mlmd_core as mlmd
+    from mlmd_core import errors
+    from mlmd_core.proto import metadata_store_pb2 as pb
+    from mlmd_core.proto import metadata_store_service_pb2 as svc_pb
+
+__all__ = [
+    "ORACLE", "mlmd", "errors", "pb", "svc_pb", "only_mlmd_core", "memory_config", "file_config",
+    "open_store", "close_store", "raw_call", "dump_db", "store_snapshot", "tick", "store", "file_store",
+    "any_store", "file_store_path", "MLMD_TABLES", "make_types", "Types",
+]
+
+# Tests of mlmd_core-only behaviour (WAL, crash bugs of ml-metadata fixed here, internals).
+only_mlmd_core = pytest.mark.skipif(ORACLE, reason="mlmd_core-specific behaviour")
+
+MLMD_TABLES = (
+    "Artifact", "ArtifactProperty", "Association", "Attribution", "Context", "ContextProperty", "Event",
+    "EventPath", "Execution", "ExecutionProperty", "MLMDEnv", "ParentContext", "ParentType", "Type",
+    "TypeProperty",
+)
+
+Mode = pb.SqliteMetadataSourceConfig.ConnectionMode
+
+
+def memory_config() -> pb.ConnectionConfig:
+    config = pb.ConnectionConfig()
+    config.fake_database.SetInParent()
+    return config
+
+
+def file_config(path: Path | str, mode: int | None = None) -> pb.ConnectionConfig:
+    config = pb.ConnectionConfig()
+    config.sqlite.filename_uri = str(path)
+    if mode is not None:
+        config.sqlite.connection_mode = mode
+    return config
+
+
+def open_store(config: pb.ConnectionConfig, **kwargs: Any) -> Any:
+    return mlmd.MetadataStore(config, **kwargs)
+
+
+def close_store(s: Any) -> None:
+    """Releases a store's connections (ml-metadata has no close(); it closes on garbage collection)."""
+    close = getattr(s, "close", None)
+    if close is not None:
+        close()
+
+
+def raw_call(s: Any, method: str, request: Any) -> Any:
+    """One MetadataStoreService RPC on the store's backend, below the client-side paging loop."""
+    if ORACLE:  # pragma: no cover
+        response = getattr(svc_pb, f"{method}Response")()
+        s._call(method, request, response)
+        return response
+    return s._backend.call(method, request)
+
+
+def dump_db(path: Path | str) -> dict[str, list[tuple]]:
+    """Every row of every table of a SQLite file, sorted: equal dumps mean equal databases."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        return {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+    finally:
+        conn.close()
+
+
+def store_snapshot(s: Any) -> dict[str, Any]:
+    """What every whole-store getter returns (for in-memory stores, where the file cannot be read)."""
+    artifacts = s.get_artifacts()
+    executions = s.get_executions()
+    contexts = s.get_contexts()
+    snap: dict[str, Any] = {
+        "artifact_types": [t.SerializeToString(deterministic=True) for t in s.get_artifact_types()],
+        "execution_types": [t.SerializeToString(deterministic=True) for t in s.get_execution_types()],
+        "context_types": [t.SerializeToString(deterministic=True) for t in s.get_context_types()],
+        "artifacts": [a.SerializeToString(deterministic=True) for a in artifacts],
+        "executions": [e.SerializeToString(deterministic=True) for e in executions],
+        "contexts": [c.SerializeToString(deterministic=True) for c in contexts],
+        "events": sorted(e.SerializeToString(deterministic=True) for e in s.get_events_by_execution_ids(
+            [e.id for e in executions])),
+    }
+    links = []
+    for c in contexts:
+        links.append(("attr", c.id, sorted(a.id for a in s.get_artifacts_by_context(c.id))))
+        links.append(("assoc", c.id, sorted(e.id for e in s.get_executions_by_context(c.id))))
+        links.append(("parents", c.id, sorted(p.id for p in s.get_parent_contexts_by_context(c.id))))
+    snap["links"] = links
+    return snap
+
+
+def tick() -> None:
+    """Waits long enough for the store's millisecond clock to move on."""
+    time.sleep(0.003)
+
+
+@pytest.fixture
+def store():
+    """A fresh in-memory store (fake_database)."""
+    s = open_store(memory_config())
+    yield s
+    close_store(s)
+
+
+@pytest.fixture
+def file_store_path(tmp_path: Path) -> Path:
+    return tmp_path / "mlmd.sqlite"
+
+
+@pytest.fixture
+def file_store(file_store_path: Path):
+    """A fresh store on a new SQLite file (tmp_path/mlmd.sqlite, READWRITE_OPENCREATE)."""
+    s = open_store(file_config(file_store_path, Mode.READWRITE_OPENCREATE))
+    yield s
+    close_store(s)
+
+
+@pytest.fixture(params=["memory", "file"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path):
+    """The test runs once on an in-memory store and once on a file store."""
+    config = memory_config() if request.param == "memory" else file_config(tmp_path / "any.sqlite")
+    s = open_store(config)
+    yield s
+    close_store(s)
+
+
+class Types:
+    """Ids of the standard test types created by make_types."""
+
+    artifact: int
+    execution: int
+    context: int
+    context2: int
+
+
+def make_types(s: Any) -> Types:
+    """Artifact type 'DataSet' {day:INT, split:STRING, score:DOUBLE, flag:BOOLEAN, meta:STRUCT, blob:PROTO},
+    execution type 'Trainer' {state:STRING, n:INT}, context types 'Pipeline' {owner:STRING} and 'Run'."""
+    t = Types()
+    at = pb.ArtifactType(name="DataSet")
+    at.properties["day"] = pb.INT
+    at.properties["split"] = pb.STRING
+    at.properties["score"] = pb.DOUBLE
+    at.properties["flag"] = pb.BOOLEAN
+    at.properties["meta"] = pb.STRUCT
+    at.properties["blob"] = pb.PROTO
+    t.artifact = s.put_artifact_type(at)
+    et = pb.ExecutionType(name="Trainer")
+    et.properties["state"] = pb.STRING
+    et.properties["n"] = pb.INT
+    t.execution = s.put_execution_type(et)
+    ct = pb.ContextType(name="Pipeline")
+    ct.properties["owner"] = pb.STRING
+    t.context = s.put_context_type(ct)
+    t.context2 = s.put_context_type(pb.ContextType(name="Run"))
+    return t

@@ -1,0 +1,338 @@
+"""put_execution and put_lineage_subgraph (reference §1.3 "Composite writes", §10.12)."""
+
+from __future__ import annotations
+
+import pytest
+from store_fixtures import errors, make_types, pb, store, tick  # noqa: F401
+
+
+@pytest.fixture
+def t(store):
+    return make_types(store)
+
+
+def _art(t, **kw):
+    return pb.Artifact(type_id=t.artifact, **kw)
+
+
+def _exe(t, **kw):
+    return pb.Execution(type_id=t.execution, **kw)
+
+
+def _ctx(t, name, **kw):
+    return pb.Context(type_id=t.context, name=name, **kw)
+
+
+def _key(ev):
+    return (ev.artifact_id, ev.execution_id, ev.type)
+
+
+# ------------------------------------------------------------------------------------------ put_execution
+
+
+def test_put_execution_new_everything(store, t):
+    e = _exe(t, name="run", last_known_state=pb.Execution.COMPLETE)
+    e.properties["n"].int_value = 1
+    pairs = [(_art(t, uri="/in"), pb.Event(type=pb.Event.INPUT)),
+             (_art(t, uri="/out"), pb.Event(type=pb.Event.OUTPUT))]
+    eid, aids, cids = store.put_execution(e, pairs, [_ctx(t, "p1"), _ctx(t, "p2")])
+    assert isinstance(eid, int) and len(aids) == 2 and len(cids) == 2
+    [got_e] = store.get_executions_by_id([eid])
+    assert got_e.name == "run" and got_e.properties["n"].int_value == 1
+    arts = {a.id: a for a in store.get_artifacts_by_id(aids)}
+    assert arts[aids[0]].uri == "/in" and arts[aids[1]].uri == "/out"
+    events = store.get_events_by_execution_ids([eid])
+    assert sorted(_key(ev) for ev in events) == sorted([(aids[0], eid, pb.Event.INPUT),
+                                                        (aids[1], eid, pb.Event.OUTPUT)])
+    assert all(ev.milliseconds_since_epoch > 0 for ev in events)
+    assert [c.name for c in store.get_contexts_by_id(cids)] == ["p1", "p2"]
+    for cid in cids:
+        assert sorted(a.id for a in store.get_artifacts_by_context(cid)) == sorted(aids)
+        assert [x.id for x in store.get_executions_by_context(cid)] == [eid]
+    assert sorted(c.id for c in store.get_contexts_by_execution(eid)) == sorted(cids)
+    assert sorted(c.id for c in store.get_contexts_by_artifact(aids[0])) == sorted(cids)
+
+
+def test_put_execution_pair_forms(store, t):
+    pairs = [
+        [_art(t, uri="/list")],
+        (_art(t, uri="/none"), None),
+        (_art(t, uri="/event"), pb.Event(type=pb.Event.OUTPUT)),
+    ]
+    eid, aids, cids = store.put_execution(_exe(t), pairs, None)
+    assert len(aids) == 3 and cids == []
+    assert sorted(a.uri for a in store.get_artifacts_by_id(aids)) == ["/event", "/list", "/none"]
+    events = store.get_events_by_execution_ids([eid])
+    assert [_key(ev) for ev in events] == [(aids[2], eid, pb.Event.OUTPUT)]
+
+
+def test_put_execution_event_path_and_ids_filled(store, t):
+    ev = pb.Event(type=pb.Event.INPUT)
+    ev.path.steps.add(key="examples")
+    ev.path.steps.add(index=3)
+    eid, [aid], _ = store.put_execution(_exe(t), [(_art(t), ev)], [])
+    [got] = store.get_events_by_artifact_ids([aid])
+    assert got.execution_id == eid and got.artifact_id == aid
+    assert list(got.path.steps) == list(ev.path.steps)
+
+
+def test_put_execution_without_artifacts_or_contexts(store, t):
+    eid, aids, cids = store.put_execution(_exe(t, name="alone"), [], [])
+    assert aids == [] and cids == []
+    assert store.get_executions_by_id([eid])[0].name == "alone"
+    with pytest.raises(errors.NotFoundError):
+        store.get_contexts_by_execution(eid)
+
+
+def test_put_execution_updates_existing_nodes(store, t):
+    eid, [aid], [cid] = store.put_execution(_exe(t, last_known_state=pb.Execution.RUNNING),
+                                            [(_art(t, uri="/x"), pb.Event(type=pb.Event.OUTPUT))],
+                                            [_ctx(t, "ctx")])
+    upd_e = pb.Execution(id=eid, type_id=t.execution, last_known_state=pb.Execution.COMPLETE)
+    upd_a = pb.Artifact(id=aid, type_id=t.artifact, uri="/x", state=pb.Artifact.LIVE)
+    upd_c = pb.Context(id=cid, type_id=t.context, name="ctx")
+    upd_c.properties["owner"].string_value = "me"
+    eid2, aids2, cids2 = store.put_execution(upd_e, [(upd_a, None)], [upd_c])
+    assert (eid2, aids2, cids2) == (eid, [aid], [cid])
+    assert store.get_executions_by_id([eid])[0].last_known_state == pb.Execution.COMPLETE
+    assert store.get_artifacts_by_id([aid])[0].state == pb.Artifact.LIVE
+    assert store.get_contexts_by_id([cid])[0].properties["owner"].string_value == "me"
+    assert len(store.get_executions()) == 1 and len(store.get_artifacts()) == 1
+    assert len(store.get_contexts()) == 1
+
+
+def test_put_execution_existing_artifact_new_event(store, t):
+    [aid] = store.put_artifacts([_art(t, uri="/pre")])
+    eid, aids, _ = store.put_execution(_exe(t), [(pb.Artifact(id=aid, type_id=t.artifact, uri="/pre"),
+                                                  pb.Event(type=pb.Event.INPUT))], [])
+    assert aids == [aid]
+    assert [_key(ev) for ev in store.get_events_by_artifact_ids([aid])] == [(aid, eid, pb.Event.INPUT)]
+
+
+def test_put_execution_event_ids_must_align(store, t):
+    [other_a] = store.put_artifacts([_art(t)])
+    [other_e] = store.put_executions([_exe(t)])
+    with pytest.raises(errors.InvalidArgumentError, match="not aligned"):
+        store.put_execution(_exe(t), [(_art(t), pb.Event(type=pb.Event.INPUT, artifact_id=other_a))], [])
+    # ml-metadata 1.17.1: "Request's event.execution_id does not match with the given execution"
+    with pytest.raises(errors.InvalidArgumentError, match="execution_id"):
+        store.put_execution(_exe(t), [(_art(t), pb.Event(type=pb.Event.INPUT, execution_id=other_e))], [])
+    assert len(store.get_artifacts()) == 1 and len(store.get_executions()) == 1
+
+
+def test_put_execution_event_ids_may_be_given_when_aligned(store, t):
+    [eid0] = store.put_executions([_exe(t)])
+    [aid0] = store.put_artifacts([_art(t)])
+    eid, aids, _ = store.put_execution(
+        pb.Execution(id=eid0, type_id=t.execution),
+        [(pb.Artifact(id=aid0, type_id=t.artifact), pb.Event(type=pb.Event.OUTPUT, artifact_id=aid0,
+                                                             execution_id=eid0))], [])
+    assert (eid, aids) == (eid0, [aid0])
+    assert len(store.get_events_by_execution_ids([eid0])) == 1
+
+
+def test_put_execution_event_without_type_is_invalid(store, t):
+    with pytest.raises(errors.InvalidArgumentError):
+        store.put_execution(_exe(t), [(_art(t), pb.Event())], [])
+    assert store.get_executions() == [] and store.get_artifacts() == []
+
+
+def test_put_execution_unknown_execution_id_is_invalid_argument(store, t):
+    with pytest.raises(errors.InvalidArgumentError):
+        store.put_execution(pb.Execution(id=4242, type_id=t.execution), [(_art(t), None)], [])
+    assert store.get_artifacts() == []
+
+
+def test_put_execution_new_context_needs_a_name(store, t):
+    with pytest.raises(errors.InvalidArgumentError):
+        store.put_execution(_exe(t), [], [pb.Context(type_id=t.context)])
+    assert store.get_executions() == [] and store.get_contexts() == []
+
+
+def test_put_execution_existing_context_name_is_already_exists(store, t):
+    [cid] = store.put_contexts([_ctx(t, "shared")])
+    with pytest.raises(errors.AlreadyExistsError):
+        store.put_execution(_exe(t), [(_art(t), None)], [_ctx(t, "shared")])
+    assert store.get_executions() == [] and store.get_artifacts() == []
+    assert [c.id for c in store.get_contexts()] == [cid]
+
+
+def test_put_execution_reuse_context_if_already_exist(store, t):
+    [cid] = store.put_contexts([_ctx(t, "shared")])
+    eid1, _, cids1 = store.put_execution(_exe(t), [], [_ctx(t, "shared")], reuse_context_if_already_exist=True)
+    eid2, _, cids2 = store.put_execution(_exe(t), [], [_ctx(t, "shared"), _ctx(t, "fresh")],
+                                         reuse_context_if_already_exist=True)
+    assert cids1 == [cid] and cids2[0] == cid and cids2[1] != cid
+    assert sorted(e.id for e in store.get_executions_by_context(cid)) == sorted([eid1, eid2])
+    assert len(store.get_contexts()) == 2
+
+
+def test_put_execution_context_with_id_is_updated(store, t):
+    [cid] = store.put_contexts([_ctx(t, "old")])
+    eid, _, cids = store.put_execution(_exe(t), [], [pb.Context(id=cid, type_id=t.context, name="new")])
+    assert cids == [cid]
+    assert store.get_contexts_by_id([cid])[0].name == "new"
+    assert [e.id for e in store.get_executions_by_context(cid)] == [eid]
+
+
+def test_put_execution_force_reuse_context_links_without_update(store, t):
+    c = _ctx(t, "keep")
+    c.properties["owner"].string_value = "orig"
+    [cid] = store.put_contexts([c])
+    before = store.get_contexts_by_id([cid])[0]
+    changed = pb.Context(id=cid, type_id=t.context, name="changed")
+    eid, [aid], cids = store.put_execution(_exe(t), [(_art(t), None)], [changed], force_reuse_context=True)
+    assert cids == [cid]
+    assert store.get_contexts_by_id([cid])[0] == before
+    assert [e.id for e in store.get_executions_by_context(cid)] == [eid]
+    assert [a.id for a in store.get_artifacts_by_context(cid)] == [aid]
+
+
+def test_put_execution_force_reuse_context_missing_id_is_not_found(store, t):
+    with pytest.raises(errors.NotFoundError):
+        store.put_execution(_exe(t), [(_art(t), None)], [pb.Context(id=4242, type_id=t.context, name="x")],
+                            force_reuse_context=True)
+    assert store.get_executions() == [] and store.get_artifacts() == [] and store.get_contexts() == []
+
+
+def test_put_execution_reuse_artifact_by_external_id(store, t):
+    [aid] = store.put_artifacts([_art(t, uri="/first", external_id="ext")])
+    with pytest.raises(errors.AlreadyExistsError):
+        store.put_execution(_exe(t), [(_art(t, uri="/second", external_id="ext"), None)], [])
+    assert len(store.get_executions()) == 0
+    eid, aids, _ = store.put_execution(
+        _exe(t), [(_art(t, uri="/second", external_id="ext"), pb.Event(type=pb.Event.OUTPUT))], [],
+        reuse_artifact_if_already_exist_by_external_id=True)
+    assert aids == [aid]
+    [got] = store.get_artifacts_by_id([aid])
+    assert got.uri == "/second"  # turned into an update
+    assert len(store.get_artifacts()) == 1
+    assert [_key(ev) for ev in store.get_events_by_execution_ids([eid])] == [(aid, eid, pb.Event.OUTPUT)]
+
+
+def test_put_execution_force_update_time(store, t):
+    eid, _, _ = store.put_execution(_exe(t, name="e"), [], [])
+    stored = store.get_executions_by_id([eid])[0]
+    tick()
+    store.put_execution(stored, [], [])
+    assert store.get_executions_by_id([eid])[0].last_update_time_since_epoch == stored.last_update_time_since_epoch
+    tick()
+    store.put_execution(stored, [], [], force_update_time=True)
+    assert store.get_executions_by_id([eid])[0].last_update_time_since_epoch > stored.last_update_time_since_epoch
+
+
+def test_put_execution_contexts_none_or_empty(store, t):
+    for contexts in (None, []):
+        eid, aids, cids = store.put_execution(_exe(t), [(_art(t), None)], contexts)
+        assert cids == []
+        with pytest.raises(errors.NotFoundError):
+            store.get_contexts_by_artifact(aids[0])
+
+
+def test_put_execution_links_are_idempotent(store, t):
+    eid, [aid], [cid] = store.put_execution(_exe(t), [(_art(t), None)], [_ctx(t, "c")])
+    e = store.get_executions_by_id([eid])[0]
+    a = store.get_artifacts_by_id([aid])[0]
+    store.put_execution(e, [(a, None)], [store.get_contexts_by_id([cid])[0]])
+    assert [x.id for x in store.get_artifacts_by_context(cid)] == [aid]
+    assert [x.id for x in store.get_executions_by_context(cid)] == [eid]
+
+
+def test_put_execution_duplicate_event_is_already_exists(store, t):
+    eid, [aid], _ = store.put_execution(_exe(t), [(_art(t), pb.Event(type=pb.Event.INPUT))], [])
+    with pytest.raises(errors.AlreadyExistsError):
+        store.put_execution(pb.Execution(id=eid, type_id=t.execution),
+                            [(pb.Artifact(id=aid, type_id=t.artifact), pb.Event(type=pb.Event.INPUT))], [])
+    assert len(store.get_events_by_execution_ids([eid])) == 1
+
+
+# ----------------------------------------------------------------------------------- put_lineage_subgraph
+
+
+def _edge(ei, ai, t=pb.Event.INPUT, **kw):
+    return (ei, ai, pb.Event(type=t, **kw))
+
+
+def test_put_lineage_subgraph(store, t):
+    executions = [_exe(t, name="e0"), _exe(t, name="e1")]
+    artifacts = [_art(t, uri="/a0"), _art(t, uri="/a1"), _art(t, uri="/a2")]
+    contexts = [_ctx(t, "c0"), _ctx(t, "c1")]
+    edges = [_edge(0, 0, pb.Event.INPUT), _edge(0, 1, pb.Event.OUTPUT), _edge(1, 1, pb.Event.INPUT),
+             _edge(1, 2, pb.Event.OUTPUT)]
+    eids, aids, cids = store.put_lineage_subgraph(executions, artifacts, contexts, edges)
+    assert len(eids) == 2 and len(aids) == 3 and len(cids) == 2
+    assert [e.name for e in store.get_executions_by_id(eids)] == ["e0", "e1"]
+    assert [a.uri for a in store.get_artifacts_by_id(aids)] == ["/a0", "/a1", "/a2"]
+    events = store.get_events_by_execution_ids(eids)
+    assert sorted(_key(ev) for ev in events) == sorted([
+        (aids[0], eids[0], pb.Event.INPUT), (aids[1], eids[0], pb.Event.OUTPUT),
+        (aids[1], eids[1], pb.Event.INPUT), (aids[2], eids[1], pb.Event.OUTPUT)])
+    # every context is linked to every execution and artifact
+    for cid in cids:
+        assert sorted(a.id for a in store.get_artifacts_by_context(cid)) == sorted(aids)
+        assert sorted(e.id for e in store.get_executions_by_context(cid)) == sorted(eids)
+
+
+def test_put_lineage_subgraph_edges_by_event_ids(store, t):
+    [old_e] = store.put_executions([_exe(t)])
+    [old_a] = store.put_artifacts([_art(t)])
+    eids, aids, _ = store.put_lineage_subgraph(
+        [_exe(t)], [_art(t)], [],
+        [(None, 0, pb.Event(type=pb.Event.INPUT, execution_id=old_e)),
+         (0, None, pb.Event(type=pb.Event.OUTPUT, artifact_id=old_a)),
+         (None, None, pb.Event(type=pb.Event.INPUT, execution_id=old_e, artifact_id=old_a)),
+         (0, 0, pb.Event(type=pb.Event.DECLARED_OUTPUT, execution_id=None))])
+    events = {_key(ev) for ev in store.get_events_by_execution_ids([old_e] + eids)}
+    assert events == {(aids[0], old_e, pb.Event.INPUT), (old_a, eids[0], pb.Event.OUTPUT),
+                      (old_a, old_e, pb.Event.INPUT), (aids[0], eids[0], pb.Event.DECLARED_OUTPUT)}
+
+
+def test_put_lineage_subgraph_empty(store, t):
+    assert store.put_lineage_subgraph([], [], [], []) == ([], [], [])
+
+
+@pytest.mark.parametrize("edge", [(2, 0), (0, 5), (-1, 0), (0, -1)])
+def test_put_lineage_subgraph_index_out_of_range(store, t, edge):
+    with pytest.raises(errors.OutOfRangeError):
+        store.put_lineage_subgraph([_exe(t), _exe(t)], [_art(t)], [_ctx(t, "c")], [_edge(*edge)])
+    assert store.get_executions() == [] and store.get_artifacts() == [] and store.get_contexts() == []
+
+
+@pytest.mark.parametrize("missing", ["execution", "artifact"])
+def test_put_lineage_subgraph_missing_index_and_id(store, t, missing):
+    edge = (None, 0) if missing == "execution" else (0, None)
+    with pytest.raises(errors.InvalidArgumentError):
+        store.put_lineage_subgraph([_exe(t)], [_art(t)], [], [_edge(*edge)])
+    assert store.get_executions() == [] and store.get_artifacts() == []
+
+
+def test_put_lineage_subgraph_id_mismatch(store, t):
+    [other_e] = store.put_executions([_exe(t)])
+    [other_a] = store.put_artifacts([_art(t)])
+    with pytest.raises(errors.InvalidArgumentError):
+        store.put_lineage_subgraph([_exe(t)], [_art(t)], [], [_edge(0, 0, execution_id=other_e)])
+    with pytest.raises(errors.InvalidArgumentError):
+        store.put_lineage_subgraph([_exe(t)], [_art(t)], [], [_edge(0, 0, artifact_id=other_a)])
+    assert len(store.get_executions()) == 1 and len(store.get_artifacts()) == 1
+
+
+def test_put_lineage_subgraph_reuse_options(store, t):
+    [cid] = store.put_contexts([_ctx(t, "shared")])
+    [aid] = store.put_artifacts([_art(t, uri="/v1", external_id="ext")])
+    with pytest.raises(errors.AlreadyExistsError):
+        store.put_lineage_subgraph([_exe(t)], [], [_ctx(t, "shared")], [])
+    with pytest.raises(errors.AlreadyExistsError):
+        store.put_lineage_subgraph([_exe(t)], [_art(t, external_id="ext")], [], [])
+    assert store.get_executions() == []
+    eids, aids, cids = store.put_lineage_subgraph(
+        [_exe(t)], [_art(t, uri="/v2", external_id="ext")], [_ctx(t, "shared")], [_edge(0, 0)],
+        reuse_context_if_already_exist=True, reuse_artifact_if_already_exist_by_external_id=True)
+    assert cids == [cid] and aids == [aid]
+    assert store.get_artifacts_by_id([aid])[0].uri == "/v2"
+    assert [e.id for e in store.get_executions_by_context(cid)] == eids
+
+
+def test_put_lineage_subgraph_duplicate_edges_are_already_exists(store, t):
+    with pytest.raises(errors.AlreadyExistsError):
+        store.put_lineage_subgraph([_exe(t)], [_art(t)], [], [_edge(0, 0), _edge(0, 0)])
+    assert store.get_executions() == [] and store.get_artifacts() == []

@@ -1,0 +1,500 @@
+"""SQLite interop with google's ml-metadata 1.17.1: the same file is written by one library and read by
+the other, and every read method must give the same protos on both sides (timestamps included).
+
+ml-metadata runs in the side virtualenv (``tests/mlmd_side_venv.py``) through
+``tests/interop_scripts/run_mlmd.py``; both libraries run the same scenario module
+(``tests/interop_scripts/scenario.py``): ``populate`` writes a rich store, ``append`` adds to one and
+``dump`` records the answer of every read method as serialized protos. The answers are parsed into
+mlmd_core's proto classes and compared in order.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import json
+import re
+import sqlite3
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf import text_format
+
+import mlmd_core as mlmd
+from mlmd_core.proto import metadata_store_pb2 as pb
+
+try:
+    from mlmd_side_venv import side_python
+except ImportError:  # tests/ imported as a package
+    from tests.mlmd_side_venv import side_python
+
+SCRIPTS = Path(__file__).resolve().parent / "interop_scripts"
+RUNNER = SCRIPTS / "run_mlmd.py"
+SIDE_TIMEOUT_S = 600
+
+
+def _load_scenario() -> Any:
+    spec = importlib.util.spec_from_file_location("interop_scenario", SCRIPTS / "scenario.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+scenario = _load_scenario()
+
+Dump = dict[str, dict[str, Any]]
+
+# The groups a dump is compared in: one per read method, plus filter queries and lineage subgraphs.
+NODE_METHODS = [
+    f"get_{plural}{suffix}"
+    for plural in ("artifacts", "executions", "contexts")
+    for suffix in ("", "_by_id", "_by_type", "_by_external_ids")
+] + [f"get_{kind}_by_type_and_name" for kind in ("artifact", "execution", "context")]
+TYPE_METHODS = [
+    f"get_{kind}_{suffix}"
+    for kind in ("artifact", "execution", "context")
+    for suffix in ("types", "types_by_id", "type", "types_by_external_ids")
+]
+RELATION_METHODS = [
+    "get_artifacts_and_types_by_artifact_ids",
+    "get_artifacts_by_uri",
+    "get_events_by_execution_ids",
+    "get_events_by_artifact_ids",
+    "get_contexts_by_artifact",
+    "get_contexts_by_execution",
+    "get_artifacts_by_context",
+    "get_executions_by_context",
+    "get_parent_contexts_by_context",
+    "get_children_contexts_by_context",
+]
+BASIC_GROUPS = TYPE_METHODS + NODE_METHODS + RELATION_METHODS
+GROUPS = BASIC_GROUPS + [scenario.FILTER_GROUP, scenario.LINEAGE_GROUP]
+
+
+# ------------------------------------------------------------------------------------------ running
+
+
+def _side(*args: str) -> str:
+    """Runs run_mlmd.py with ml-metadata; returns its stdout (fails the test with its stderr)."""
+    python = side_python()
+    try:
+        proc = subprocess.run([python, str(RUNNER), *args], capture_output=True, text=True,
+                              timeout=SIDE_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired as exc:  # pragma: no cover - a hung ml-metadata
+        pytest.fail(f"ml-metadata `run_mlmd.py {' '.join(args)}` timed out: {exc}")
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-40:])
+        pytest.fail(f"ml-metadata `run_mlmd.py {' '.join(args)}` exited {proc.returncode}:\n{tail}")
+    return proc.stdout
+
+
+def _side_json(command: str, db: Path, *args: str) -> Any:
+    out = db.with_name(f"{db.stem}-{command}-{'-'.join(args) or 'out'}-{_next()}.json")
+    _side(command, str(db), *args, str(out))
+    return json.loads(out.read_text())
+
+
+_COUNTER = [0]
+
+
+def _next() -> int:
+    _COUNTER[0] += 1
+    return _COUNTER[0]
+
+
+def _core_store(db: Path, mode: str = "READWRITE") -> mlmd.MetadataStore:
+    return mlmd.MetadataStore(scenario.connection_config(pb, str(db), mode))
+
+
+def _core_dump(db: Path) -> Dump:
+    store = _core_store(db)
+    try:
+        dump = scenario.dump(mlmd, pb, store, str(db))
+    finally:
+        store.close()
+    # through JSON, as the side's dump is
+    return json.loads(json.dumps(dump))
+
+
+def _core_populate(db: Path, variant: str = "full") -> None:
+    store = _core_store(db, "READWRITE_OPENCREATE")
+    try:
+        scenario.POPULATE[variant](mlmd, pb, store)
+    finally:
+        store.close()
+
+
+# -------------------------------------------------------------------------------------- comparison
+
+
+def _parse(record: dict[str, Any]) -> Any:
+    """A dump record as mlmd_core protos: list, message, None, tuple or ("error", class name)."""
+    if "error" in record:
+        return ("error", record["error"])
+    if "none" in record:
+        return None
+    if "tuple" in record:
+        return tuple(_parse(r) for r in record["tuple"])
+    cls = getattr(pb, record["type"]) if record.get("type") else None
+    if "items" in record:
+        return [cls.FromString(scenario.base64.b64decode(item)) for item in record["items"]]
+    return cls.FromString(scenario.base64.b64decode(record["item"]))
+
+
+def _text(message: Any) -> list[str]:
+    return text_format.MessageToString(message).splitlines()
+
+
+def _describe_difference(expected: Any, got: Any, exp_rec: dict, got_rec: dict) -> str:
+    if isinstance(expected, tuple) and isinstance(got, tuple) and len(expected) == len(got) and (
+            not expected or expected[0] != "error"):
+        for i, (e, g) in enumerate(zip(expected, got)):
+            if e != g:
+                return f"tuple element {i}: " + _describe_difference(e, g, exp_rec["tuple"][i], got_rec["tuple"][i])
+    if isinstance(expected, list) and isinstance(got, list):
+        lines = []
+        if len(expected) != len(got):
+            lines.append(f"length {len(expected)} expected, {len(got)} got; "
+                         f"ids expected {_ids(expected)} got {_ids(got)}")
+        for i, (e, g) in enumerate(zip(expected, got)):
+            if e != g:
+                diff = difflib.unified_diff(_text(e), _text(g), "expected", "got", lineterm="", n=1)
+                lines.append(f"first difference at index {i}:\n" + "\n".join(list(diff)[:40]))
+                break
+        return "\n".join(lines)
+    if hasattr(expected, "DESCRIPTOR") and hasattr(got, "DESCRIPTOR"):
+        diff = difflib.unified_diff(_text(expected), _text(got), "expected", "got", lineterm="", n=1)
+        return "\n".join(list(diff)[:40])
+    return f"expected {_short(expected, exp_rec)}\n    got {_short(got, got_rec)}"
+
+
+def _ids(messages: list[Any]) -> list[Any]:
+    return [getattr(m, "id", None) for m in messages][:40]
+
+
+def _short(value: Any, record: dict) -> str:
+    if isinstance(value, tuple) and value and value[0] == "error":
+        return f"{value[1]} ({record.get('message', '')[:200]})"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if hasattr(value, "DESCRIPTOR"):
+        return f"{type(value).__name__} {text_format.MessageToString(value, as_one_line=True)[:300]}"
+    return repr(value)[:300]
+
+
+def compare(expected: Dump, got: Dump, groups: list[str] | set[str], normalize: Callable[[Any], Any] | None = None,
+            max_shown: int = 6) -> list[str]:
+    """Differences between two dumps over the keys of `groups` (messages of the differing calls)."""
+    groups = set(groups)
+    keys = sorted(k for k in set(expected) | set(got) if scenario.group_of(k) in groups)
+    problems: list[str] = []
+    for key in keys:
+        if key not in expected or key not in got:
+            problems.append(f"{key}: only in {'expected' if key in expected else 'got'}")
+            continue
+        e, g = _parse(expected[key]), _parse(got[key])
+        if normalize is not None:
+            e, g = normalize(e), normalize(g)
+        if e != g:
+            problems.append(f"{key}:\n  " + _describe_difference(e, g, expected[key], got[key]).replace("\n", "\n  "))
+    if len(problems) > max_shown:
+        problems = problems[:max_shown] + [f"... and {len(problems) - max_shown} more differing calls"]
+    return problems
+
+
+def assert_same(expected: Dump, got: Dump, groups: list[str] | set[str], what: str,
+                normalize: Callable[[Any], Any] | None = None) -> None:
+    compared = [k for k in set(expected) | set(got) if scenario.group_of(k) in set(groups)]
+    assert compared, f"no calls of {sorted(groups)} in the dumps"
+    problems = compare(expected, got, groups, normalize)
+    if problems:
+        total = len(compare(expected, got, groups, normalize, max_shown=10**9))
+        pytest.fail(f"{what}: {total} of {len(compared)} calls differ\n" + "\n".join(problems), pytrace=False)
+
+
+# Event times this scenario sets explicitly are all before 2020; later ones were stamped by the writer.
+_STAMPED_AFTER_MS = 1_600_000_000_000
+
+
+def without_timestamps(value: Any) -> Any:
+    """A copy without the times the writer stamps (for comparing stores written at different times)."""
+    if isinstance(value, list):
+        return [without_timestamps(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(without_timestamps(v) for v in value)
+    if not hasattr(value, "DESCRIPTOR"):
+        return value
+    copy = type(value)()
+    copy.CopyFrom(value)
+    _strip(copy)
+    return copy
+
+
+def _strip(message: Any) -> None:
+    for field, value in message.ListFields():
+        if field.name in ("create_time_since_epoch", "last_update_time_since_epoch"):
+            message.ClearField(field.name)
+        elif field.name == "milliseconds_since_epoch" and value > _STAMPED_AFTER_MS:
+            message.ClearField(field.name)
+        elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
+            if field.label == field.LABEL_REPEATED:
+                for item in value:
+                    _strip(item)
+            else:
+                _strip(value)
+
+
+# ----------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def ml_written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A store written by ml-metadata, dumped by ml-metadata, then by mlmd_core, then by ml-metadata."""
+    db = tmp_path_factory.mktemp("ml_written") / "store.db"
+    _side("populate", str(db))
+    ml_dump = _side_json("dump", db)
+    core_dump = _core_dump(db)
+    ml_dump_after = _side_json("dump", db)
+    return {"db": db, "ml": ml_dump, "core": core_dump, "ml_after": ml_dump_after}
+
+
+@pytest.fixture(scope="module")
+def core_written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A store written by mlmd_core, dumped by mlmd_core and by ml-metadata."""
+    db = tmp_path_factory.mktemp("core_written") / "store.db"
+    _core_populate(db)
+    core_dump = _core_dump(db)
+    ml_dump = _side_json("dump", db)
+    return {"db": db, "ml": ml_dump, "core": core_dump}
+
+
+# -------------------------------------------------------------------------- 1. ml-metadata writes
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_ml_metadata_writes_mlmd_core_reads(ml_written: dict[str, Any], group: str) -> None:
+    """mlmd_core reads a store written by ml-metadata exactly as ml-metadata does."""
+    assert_same(ml_written["ml"], ml_written["core"], [group],
+                f"{group} on an ml-metadata store: ml-metadata's answer (expected) vs mlmd_core's (got)")
+
+
+def test_dump_covers_every_group(ml_written: dict[str, Any]) -> None:
+    """Every call of the dump is compared by one of the parametrized tests."""
+    assert {scenario.group_of(k) for k in ml_written["ml"]} == set(GROUPS)
+
+
+def test_mlmd_core_reading_changes_nothing(ml_written: dict[str, Any]) -> None:
+    """ml-metadata answers the same before and after mlmd_core opened and read its store."""
+    assert_same(ml_written["ml"], ml_written["ml_after"], GROUPS,
+                "ml-metadata before (expected) vs after (got) mlmd_core read the store")
+
+
+# ----------------------------------------------------------------------------- 2. mlmd_core writes
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_mlmd_core_writes_ml_metadata_reads(core_written: dict[str, Any], group: str) -> None:
+    """ml-metadata reads a store written by mlmd_core exactly as mlmd_core does."""
+    assert_same(core_written["ml"], core_written["core"], [group],
+                f"{group} on an mlmd_core store: ml-metadata's answer (expected) vs mlmd_core's (got)")
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_mlmd_core_writes_what_ml_metadata_writes(ml_written: dict[str, Any], core_written: dict[str, Any],
+                                                  group: str) -> None:
+    """The same writes give the same store whichever library makes them (as read by ml-metadata; only
+    the times the writer stamps may differ)."""
+    assert_same(ml_written["ml"], core_written["ml"], [group],
+                f"{group} read by ml-metadata: store written by ml-metadata (expected) vs by mlmd_core (got)",
+                normalize=without_timestamps)
+
+
+# ------------------------------------------------------------------------- 3. mixed writers, schema
+
+
+def _max_ids(db: Path) -> dict[str, int]:
+    con = sqlite3.connect(db)
+    try:
+        return {table: con.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
+                for table in ("Type", "Artifact", "Execution", "Context", "Event")}
+    finally:
+        con.close()
+
+
+def _check_new_ids(db: Path, before: dict[str, int], written: dict[str, list[int]], who: str) -> dict[str, int]:
+    """The ids a writer got are new (above every id stored before), distinct, and stored."""
+    for table, field in (("Artifact", "artifact_ids"), ("Execution", "execution_ids"), ("Context", "context_ids")):
+        ids = written[field]
+        assert len(set(ids)) == len(ids), f"{who}: duplicate {table} ids {ids}"
+        assert min(ids) > before[table], f"{who}: reused {table} ids {ids} (max before: {before[table]})"
+    new_types = written["type_ids"][:3]
+    assert min(new_types) > before["Type"], f"{who}: reused Type ids {new_types} (max before: {before['Type']})"
+    after = _max_ids(db)
+    assert after["Event"] > before["Event"], f"{who}: no events added"
+    con = sqlite3.connect(db)
+    try:
+        sequences = dict(con.execute("SELECT name, seq FROM sqlite_sequence").fetchall())
+    finally:
+        con.close()
+    for table in ("Type", "Artifact", "Execution", "Context", "Event"):
+        assert sequences.get(table) == after[table], (
+            f"{who}: sqlite_sequence[{table}] = {sequences.get(table)}, max id {after[table]} "
+            "(AUTOINCREMENT bookkeeping differs: ids could be reused)")
+    return after
+
+
+def _check_appended(store: mlmd.MetadataStore, written: dict[str, list[int]], tag: str) -> None:
+    """mlmd_core sees what `tag` appended, under the ids the writer returned."""
+    artifacts = store.get_artifacts_by_id(written["artifact_ids"])
+    assert [a.id for a in artifacts] == sorted(written["artifact_ids"])
+    names = {a.name for a in artifacts}
+    assert {f"a-{tag}-0", f"ds-{tag}", f"pe-a-{tag}", f"ls-a-{tag}"} <= names
+    dataset = next(a for a in artifacts if a.name == f"ds-{tag}")
+    assert dataset.properties[f"added_{tag}"].int_value == 5
+    executions = store.get_executions_by_id(written["execution_ids"])
+    assert sorted(e.id for e in executions) == sorted(written["execution_ids"])
+    contexts = store.get_contexts_by_id(written["context_ids"])
+    assert sorted(c.id for c in contexts) == sorted(written["context_ids"])
+    children = store.get_children_contexts_by_context(written["context_ids"][0])
+    assert [c.id for c in children] == [written["context_ids"][1]]
+    assert len(store.get_events_by_execution_ids(written["execution_ids"])) == 4
+    assert store.get_artifact_type("DataSet").properties[f"added_{tag}"] == pb.INT
+
+
+def test_mlmd_core_store_appended_by_ml_metadata(tmp_path: Path) -> None:
+    """mlmd_core writes, ml-metadata appends while mlmd_core's store stays open, mlmd_core appends with
+    that same store object, ml-metadata appends again: ids never collide, and both read the same."""
+    db = tmp_path / "store.db"
+    store = _core_store(db, "READWRITE_OPENCREATE")
+    try:
+        scenario.populate(mlmd, pb, store)
+        before = _max_ids(db)
+        ml_ids = _side_json("append", db, "ml")
+        after_ml = _check_new_ids(db, before, ml_ids, "ml-metadata appending to an mlmd_core store")
+        _check_appended(store, ml_ids, "ml")
+        core_ids = scenario.append(mlmd, pb, store, "core")
+        after_core = _check_new_ids(db, after_ml, core_ids, "mlmd_core appending after ml-metadata")
+        _check_appended(store, core_ids, "core")
+        ml2_ids = _side_json("append", db, "ml2")
+        _check_new_ids(db, after_core, ml2_ids, "ml-metadata appending after mlmd_core")
+        _check_appended(store, ml2_ids, "ml2")
+    finally:
+        store.close()
+    assert_same(_side_json("dump", db), _core_dump(db), BASIC_GROUPS,
+                "mixed-writer store: ml-metadata's answers (expected) vs mlmd_core's (got)")
+
+
+def test_ml_metadata_store_appended_by_mlmd_core(tmp_path: Path) -> None:
+    """ml-metadata writes, mlmd_core appends, ml-metadata appends while mlmd_core's store stays open,
+    mlmd_core appends again with that store: ids never collide, and both read the same."""
+    db = tmp_path / "store.db"
+    _side("populate", str(db))
+    store = _core_store(db)
+    try:
+        before = _max_ids(db)
+        core_ids = scenario.append(mlmd, pb, store, "core")
+        after_core = _check_new_ids(db, before, core_ids, "mlmd_core appending to an ml-metadata store")
+        _check_appended(store, core_ids, "core")
+        ml_ids = _side_json("append", db, "ml")
+        after_ml = _check_new_ids(db, after_core, ml_ids, "ml-metadata appending after mlmd_core")
+        _check_appended(store, ml_ids, "ml")
+        core2_ids = scenario.append(mlmd, pb, store, "core2")
+        _check_new_ids(db, after_ml, core2_ids, "mlmd_core appending again after ml-metadata")
+        _check_appended(store, core2_ids, "core2")
+    finally:
+        store.close()
+    assert_same(_side_json("dump", db), _core_dump(db), BASIC_GROUPS,
+                "mixed-writer store: ml-metadata's answers (expected) vs mlmd_core's (got)")
+
+
+def test_ml_metadata_opens_empty_mlmd_core_store(tmp_path: Path) -> None:
+    """A store mlmd_core created (and nothing else) opens in ml-metadata without complaint."""
+    db = tmp_path / "store.db"
+    _core_store(db, "READWRITE_OPENCREATE").close()
+    summary = _side_json("open", db)
+    assert summary["artifact_types"] == []
+    assert summary["system_types"] == ["mlmd.Dataset", "mlmd.Model", "mlmd.Metrics", "mlmd.Statistics",
+                                       "mlmd.Train", "mlmd.Transform", "mlmd.Process", "mlmd.Evaluate",
+                                       "mlmd.Deploy"]
+
+
+def _affinity(declared: str) -> str:
+    """SQLite's column affinity of a declared type (what decides how values are stored)."""
+    t = declared.upper()
+    if "INT" in t:
+        return "INTEGER"
+    if any(s in t for s in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if not t or "BLOB" in t:
+        return "BLOB"
+    if any(s in t for s in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
+def _schema(db: Path) -> dict[str, Any]:
+    """The parts of a SQLite schema that change behaviour: columns (affinity, NOT NULL, default, key),
+    unique constraints, AUTOINCREMENT, indexes (columns, uniqueness, partial condition), stored rows of
+    MLMDEnv and the system types."""
+    con = sqlite3.connect(db)
+    try:
+        out: dict[str, Any] = {}
+        tables = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        out["tables"] = tables
+        for table in tables:
+            sql = con.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+            out[f"{table}.autoincrement"] = "AUTOINCREMENT" in sql.upper()
+            columns = con.execute(f"PRAGMA table_info('{table}')").fetchall()
+            rowid_alias = [c[1] for c in columns if c[5]] if sum(1 for c in columns if c[5]) == 1 else []
+            out[f"{table}.columns"] = [
+                # NOT NULL on an INTEGER PRIMARY KEY (the rowid) changes nothing: NULL still means a new id
+                (name, _affinity(declared),
+                 None if name in rowid_alias and declared.upper() == "INTEGER" else bool(notnull),
+                 None if default is None else str(default).strip("'\""), pk)
+                for _, name, declared, notnull, default, pk in columns]
+            uniques = []
+            for _, index, unique, origin, _partial in con.execute(f"PRAGMA index_list('{table}')"):
+                if origin in ("u", "pk") and unique:
+                    uniques.append((origin, [r[2] for r in con.execute(f"PRAGMA index_info('{index}')")]))
+            out[f"{table}.unique"] = sorted(uniques)
+        for name, table, sql in con.execute(
+                "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"):
+            columns = [r[2] for r in con.execute(f"PRAGMA index_info('{name}')")]
+            where = re.split(r"\bWHERE\b", sql, flags=re.IGNORECASE)
+            condition = re.sub(r"[\s`\"]+", " ", where[1]).strip().lower() if len(where) > 1 else None
+            out[f"index {name}"] = (table, columns, "UNIQUE" in sql.upper().split("INDEX")[0], condition)
+        out["MLMDEnv"] = con.execute("SELECT * FROM MLMDEnv").fetchall()
+        out["system types"] = con.execute(
+            "SELECT id, name, version, type_kind, description, input_type, output_type, external_id FROM Type "
+            "ORDER BY id").fetchall()
+    finally:
+        con.close()
+    return out
+
+
+def test_fresh_schema_matches_ml_metadata(tmp_path: Path) -> None:
+    """An empty store created by mlmd_core has ml-metadata's schema (as far as SQLite behaviour goes)."""
+    ml_db, core_db = tmp_path / "ml.db", tmp_path / "core.db"
+    _side("create", str(ml_db))
+    _core_store(core_db, "READWRITE_OPENCREATE").close()
+    expected, got = _schema(ml_db), _schema(core_db)
+    differences = [f"{key}:\n  expected {expected.get(key)!r}\n  got      {got.get(key)!r}"
+                   for key in sorted(set(expected) | set(got)) if expected.get(key) != got.get(key)]
+    assert not differences, "schema differs from ml-metadata's:\n" + "\n".join(differences)
+
+
+@pytest.mark.parametrize("writer", ["ml-metadata", "mlmd_core"])
+def test_edge_doubles(tmp_path: Path, writer: str) -> None:
+    """Doubles ml-metadata does not keep exactly (6 decimals on write, 15 digits on read) read the same."""
+    db = tmp_path / "doubles.db"
+    if writer == "ml-metadata":
+        _side("populate", str(db), "doubles")
+    else:
+        _core_populate(db, "doubles")
+    assert_same(_side_json("dump", db), _core_dump(db), BASIC_GROUPS,
+                f"doubles written by {writer}: ml-metadata's answers (expected) vs mlmd_core's (got)")
