@@ -1,9 +1,11 @@
 """Shared fixtures and helpers of the tests/test_api_*.py suite (the public MetadataStore API).
 
 The tests target ``mlmd_core``. With ``MLMD_TEST_ORACLE=1`` the same tests run against google's
-ml-metadata 1.17.1 instead, which lives in the side virtualenv ``.venv-mlmd`` (it pins protobuf<5), e.g.::
+ml-metadata 1.17.1 instead, which lives in the side virtualenv ``.venv-mlmd`` (it pins protobuf<5 and has
+no pytest; symlink pytest, _pytest, pluggy, iniconfig, packaging and pygments from .venv's site-packages
+into a directory D)::
 
-    MLMD_TEST_ORACLE=1 PYTHONPATH=<dir with pytest> .venv-mlmd/bin/python -m pytest tests/test_api_types.py
+    MLMD_TEST_ORACLE=1 PYTHONPATH=D .venv-mlmd/bin/python -m pytest -p no:cacheprovider tests/test_api_*.py
 
 That is how the expectations of these tests were checked against the real library; tests of behaviour
 that only mlmd_core has (WAL mode, crash bugs ml-metadata has) are skipped there.

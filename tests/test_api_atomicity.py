@@ -4,6 +4,9 @@ Each test builds some state, runs a call that fails on its LAST element, and com
 SQLite file (file store) or the answers of every getter (in-memory store) before and after.
 """
 
+# Fixtures are imported from store_fixtures and used as test arguments (pytest's way), which reads as F811.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import pytest
@@ -224,13 +227,11 @@ def test_put_contexts_batch_with_unmatched_property_last(env):
 
 
 def test_masked_update_batch_with_bad_last(env):
-    t = env.t
     good = pb.Artifact(id=env.aids[0], uri="/masked")
     bad = pb.Artifact(id=env.aids[1])
     bad.properties["day"].double_value = 1.0
     _assert_unchanged(env, lambda: env.s.put_artifacts([good, bad], field_mask_paths=["uri", "properties.day"]),
                       errors.InvalidArgumentError, match="day")
-    del t
 
 
 # ------------------------------------------------------------------------------------------ edge writes

@@ -1,9 +1,12 @@
 """put_execution and put_lineage_subgraph (reference §1.3 "Composite writes", §10.12)."""
 
+# Fixtures are imported from store_fixtures and used as test arguments (pytest's way), which reads as F811.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import pytest
-from store_fixtures import errors, make_types, pb, store, tick  # noqa: F401
+from store_fixtures import errors, make_types, only_mlmd_core, pb, store, tick  # noqa: F401
 
 
 @pytest.fixture
@@ -167,6 +170,18 @@ def test_put_execution_reuse_context_if_already_exist(store, t):
     assert len(store.get_contexts()) == 2
 
 
+def test_put_execution_same_new_context_twice(store, t):
+    with pytest.raises(errors.AlreadyExistsError):
+        store.put_execution(_exe(t), [], [_ctx(t, "twice"), _ctx(t, "twice")])
+    assert store.get_contexts() == [] and store.get_executions() == []
+    # with reuse, the second occurrence reuses the context the first one created (ml-metadata 1.17.1)
+    eid, _, cids = store.put_execution(_exe(t), [], [_ctx(t, "twice"), _ctx(t, "twice")],
+                                       reuse_context_if_already_exist=True)
+    assert len(cids) == 2 and cids[0] == cids[1]
+    assert [c.id for c in store.get_contexts()] == [cids[0]]
+    assert [e.id for e in store.get_executions_by_context(cids[0])] == [eid]
+
+
 def test_put_execution_context_with_id_is_updated(store, t):
     [cid] = store.put_contexts([_ctx(t, "old")])
     eid, _, cids = store.put_execution(_exe(t), [], [pb.Context(id=cid, type_id=t.context, name="new")])
@@ -208,6 +223,18 @@ def test_put_execution_reuse_artifact_by_external_id(store, t):
     assert got.uri == "/second"  # turned into an update
     assert len(store.get_artifacts()) == 1
     assert [_key(ev) for ev in store.get_events_by_execution_ids([eid])] == [(aid, eid, pb.Event.OUTPUT)]
+
+
+def test_put_execution_same_new_external_id_twice_with_reuse(store, t):
+    # Reference silent; verified on ml-metadata 1.17.1: with reuse_artifact_if_already_exist_by_external_id the
+    # second artifact of the request reuses the one the first created.
+    eid, aids, _ = store.put_execution(
+        _exe(t), [(_art(t, uri="/1", external_id="x9"), pb.Event(type=pb.Event.INPUT)),
+                  (_art(t, uri="/2", external_id="x9"), pb.Event(type=pb.Event.OUTPUT))], [],
+        reuse_artifact_if_already_exist_by_external_id=True)
+    assert len(aids) == 2 and aids[0] == aids[1]
+    assert [a.id for a in store.get_artifacts()] == [aids[0]]
+    assert sorted(ev.type for ev in store.get_events_by_execution_ids([eid])) == [pb.Event.INPUT, pb.Event.OUTPUT]
 
 
 def test_put_execution_force_update_time(store, t):
@@ -316,6 +343,14 @@ def test_put_lineage_subgraph_id_mismatch(store, t):
     assert len(store.get_executions()) == 1 and len(store.get_artifacts()) == 1
 
 
+@only_mlmd_core  # ml-metadata 1.17.1 accepts this edge and writes an event pointing at no execution
+def test_put_lineage_subgraph_event_with_unknown_id_is_invalid_argument(store, t):
+    with pytest.raises(errors.InvalidArgumentError):
+        store.put_lineage_subgraph([], [_art(t)], [], [(None, 0, pb.Event(type=pb.Event.INPUT, execution_id=999))])
+    assert store.get_artifacts() == []
+    assert store.get_events_by_execution_ids([999]) == []
+
+
 def test_put_lineage_subgraph_reuse_options(store, t):
     [cid] = store.put_contexts([_ctx(t, "shared")])
     [aid] = store.put_artifacts([_art(t, uri="/v1", external_id="ext")])
@@ -330,6 +365,14 @@ def test_put_lineage_subgraph_reuse_options(store, t):
     assert cids == [cid] and aids == [aid]
     assert store.get_artifacts_by_id([aid])[0].uri == "/v2"
     assert [e.id for e in store.get_executions_by_context(cid)] == eids
+
+
+def test_put_lineage_subgraph_same_new_context_twice_with_reuse(store, t):
+    eids, aids, cids = store.put_lineage_subgraph(
+        [_exe(t)], [_art(t)], [_ctx(t, "lsg"), _ctx(t, "lsg")], [_edge(0, 0)], reuse_context_if_already_exist=True)
+    assert len(cids) == 2 and cids[0] == cids[1]
+    assert [c.id for c in store.get_contexts()] == [cids[0]]
+    assert [a.id for a in store.get_artifacts_by_context(cids[0])] == aids
 
 
 def test_put_lineage_subgraph_duplicate_edges_are_already_exists(store, t):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import pickle
 
 import pytest
@@ -140,10 +141,10 @@ def test_package_surface():
 
 
 def test_metadata_store_module_constants():
-    module = mlmd.metadata_store if ORACLE else __import__("mlmd_core.metadata_store", fromlist=["x"])
-    if ORACLE:
-        module = module.metadata_store
+    name = "ml_metadata.metadata_store.metadata_store" if ORACLE else "mlmd_core.metadata_store"
+    module = importlib.import_module(name)
     assert module.MAX_NUM_RESULT == 100
+    assert module.MetadataStore is mlmd.MetadataStore
 
 
 @pytest.mark.parametrize("name", PROTO_CLASSES)

@@ -6,7 +6,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import traceback
 
-from store_fixtures import close_store, dump_db, file_config, open_store, pb
+from store_fixtures import close_store, dump_db, file_config, only_mlmd_core, open_store, pb
+
+# ml-metadata 1.17.1 itself fails here intermittently ("Concurrent writes aborted after max number of
+# retries" from its constructor), so this is a requirement on mlmd_core only.
+pytestmark = only_mlmd_core
 
 N_PROCS = 4
 N_CALLS = 200

@@ -1,5 +1,8 @@
 """put_artifacts / put_executions / put_contexts and the node getters (reference §1.3, §6.3, §10.2-§10.5)."""
 
+# Fixtures are imported from store_fixtures and used as test arguments (pytest's way), which reads as F811.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import time
@@ -46,10 +49,6 @@ def _new(types, kind, name=None, **kw):
     elif kind == "context":
         node.name = f"ctx-{time.monotonic_ns()}"
     return node
-
-
-def _custom_prop_key(kind):
-    return "c"
 
 
 # ------------------------------------------------------------------------------------------------ insert
@@ -259,6 +258,55 @@ def test_artifacts_and_executions_without_name_may_repeat(store, types):
     assert len(set(ids)) == 2
     ids = store.put_executions([pb.Execution(type_id=types.execution)] * 2)
     assert len(set(ids)) == 2
+
+
+def test_empty_external_id_and_name_are_values(store, types):
+    # Reference silent; verified on ml-metadata 1.17.1: "" is stored as given (HasField is True) and a second
+    # "" collides like any other value.
+    [aid] = store.put_artifacts([pb.Artifact(type_id=types.artifact, external_id="", name="")])
+    got = _one(store, "artifact", aid)
+    assert got.HasField("external_id") and got.external_id == ""
+    assert got.HasField("name") and got.name == ""
+    with pytest.raises(errors.AlreadyExistsError):
+        store.put_artifacts([pb.Artifact(type_id=types.artifact, external_id="")])
+    assert len(store.get_artifacts()) == 1
+
+
+@only_mlmd_core  # ml-metadata 1.17.1 fails with InternalError "no such column: inf" (its SQL text bug)
+def test_special_doubles_round_trip(store, types):
+    import math
+
+    a = pb.Artifact(type_id=types.artifact)
+    a.properties["score"].double_value = float("inf")
+    a.custom_properties["ninf"].double_value = float("-inf")
+    a.custom_properties["big"].double_value = 1.7976931348623157e308
+    a.custom_properties["tiny"].double_value = 5e-324
+    a.custom_properties["maxint"].int_value = 2**63 - 1
+    a.custom_properties["minint"].int_value = -(2**63)
+    a.custom_properties["uni"].string_value = "h\u00e9llo \u2603 \x00 end"
+    [aid] = store.put_artifacts([a])
+    got = _one(store, "artifact", aid)
+    assert math.isinf(got.properties["score"].double_value) and got.properties["score"].double_value > 0
+    assert got.custom_properties["ninf"].double_value == float("-inf")
+    for key in ("big", "tiny", "maxint", "minint", "uni"):
+        assert got.custom_properties[key] == a.custom_properties[key], key
+
+
+@only_mlmd_core
+def test_nan_is_not_silently_lost(store, types):
+    # A NaN must either round-trip or be refused; it must never come back as an empty Value.
+    import math
+
+    a = pb.Artifact(type_id=types.artifact)
+    a.custom_properties["nan"].double_value = float("nan")
+    try:
+        [aid] = store.put_artifacts([a])
+    except errors.StatusError:
+        assert store.get_artifacts() == []
+        return
+    got = _one(store, "artifact", aid).custom_properties["nan"]
+    assert got.WhichOneof("value") == "double_value"
+    assert math.isnan(got.double_value)
 
 
 # ------------------------------------------------------------------------------------------- duplicates

@@ -54,7 +54,7 @@ def data():
     [ctx] = s.put_contexts([pb.Context(type_id=types.context, name="ctx")])
     [empty] = s.put_contexts([pb.Context(type_id=types.context, name="empty")])
     eids: list[int] = []
-    for start in range(0, N_EXECUTIONS, 13):
+    for _ in range(0, N_EXECUTIONS, 13):
         batch = s.put_executions([pb.Execution(type_id=types.execution) for _ in range(13)])
         eids += batch
         s.put_attributions_and_associations([], [pb.Association(execution_id=e, context_id=ctx) for e in batch])
@@ -240,16 +240,28 @@ def test_raw_unspecified_order_field_is_invalid_argument(data):
 
 
 def test_raw_last_page_has_no_token(data):
-    resp = raw_call(data.store, "GetArtifacts", _request(max_result_size=N_ARTIFACTS))  # capped at 101 rows
-    assert len(resp.artifacts) == 101
     req = svc_pb.GetExecutionsRequest()
-    req.options.max_result_size = N_EXECUTIONS
-    resp = raw_call(data.store, "GetExecutions", req)
-    assert len(resp.executions) == 101 and not resp.next_page_token
-    req.options.max_result_size = 5
-    req.options.order_by_field.is_asc = False
+    req.options.max_result_size = 100
     first = raw_call(data.store, "GetExecutions", req)
-    assert len(first.executions) == 5 and first.next_page_token
+    assert len(first.executions) == 100 and first.next_page_token
+    req.options.next_page_token = first.next_page_token
+    last = raw_call(data.store, "GetExecutions", req)
+    assert len(last.executions) == N_EXECUTIONS - 100
+    assert not last.next_page_token
+    assert _ids(first.executions) + _ids(last.executions) == sorted(_ids(data.executions))
+    # a page that ends exactly at the last row has no token either
+    req = svc_pb.GetExecutionsRequest()
+    req.options.max_result_size = 10
+    req.options.order_by_field.is_asc = False
+    req.options.next_page_token = ""
+    seen = 0
+    while True:
+        resp = raw_call(data.store, "GetExecutions", req)
+        seen += len(resp.executions)
+        if not resp.next_page_token:
+            break
+        req.options.next_page_token = resp.next_page_token
+    assert seen == N_EXECUTIONS  # 130 = 13 full pages of 10: the 13th page carries no token
 
 
 def test_raw_id_token_format(data):

@@ -1,5 +1,8 @@
 """Events, attributions/associations and parent contexts (reference §1.3, §10.5, §10.6)."""
 
+# Fixtures are imported from store_fixtures and used as test arguments (pytest's way), which reads as F811.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import time
@@ -80,6 +83,13 @@ def test_event_path_round_trip(g):
     assert not events[g.a[1]].path.steps
     [by_artifact] = g.s.get_events_by_artifact_ids([g.a[0]])
     assert by_artifact.path == ev.path
+
+
+def test_event_type_unknown_counts_as_missing(g):
+    # verified on ml-metadata 1.17.1: an explicit UNKNOWN (0) type is rejected like a missing one
+    with pytest.raises(errors.InvalidArgumentError, match="No event type is specified"):
+        g.s.put_events([pb.Event(artifact_id=g.a[0], execution_id=g.e[0], type=pb.Event.UNKNOWN)])
+    assert g.s.get_events_by_execution_ids(g.e) == []
 
 
 @pytest.mark.parametrize("missing", ["artifact_id", "execution_id"])

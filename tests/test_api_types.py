@@ -1,5 +1,8 @@
 """put_*_type / get_*_type(s): MLMD's type upsert rules, system types and type lookups (reference §1.3)."""
 
+# Fixtures are imported from store_fixtures and used as test arguments (pytest's way), which reads as F811.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import pytest
@@ -382,3 +385,19 @@ def test_execution_base_type_change_is_unimplemented(store):
     with pytest.raises(errors.UnimplementedError):
         store.put_execution_type(pb.ExecutionType(name="T", base_type=pb.ExecutionType.DEPLOY))
     assert store.get_execution_type("T").base_type == pb.ExecutionType.TRAIN
+
+
+def test_unsetting_base_type_is_unimplemented(store):
+    # Reference silent; verified on ml-metadata 1.17.1: an explicit UNSET base_type is a deletion request.
+    type_id = store.put_artifact_type(pb.ArtifactType(name="T", base_type=pb.ArtifactType.MODEL))
+    with pytest.raises(errors.UnimplementedError, match="base_type deletion is not supported yet"):
+        store.put_artifact_type(pb.ArtifactType(name="T", base_type=pb.ArtifactType.UNSET))
+    assert store.get_artifact_types_by_id([type_id])[0].base_type == pb.ArtifactType.MODEL
+
+
+@pytest.mark.parametrize("kind,cls", KINDS)
+def test_explicit_unset_base_type_on_new_type_is_unimplemented(store, kind, cls):
+    # Reference silent; verified on ml-metadata 1.17.1 (even for a type that does not exist yet).
+    with pytest.raises(errors.UnimplementedError, match="base_type deletion is not supported yet"):
+        _put(store, kind, cls(name="New", base_type=cls.UNSET))
+    assert getattr(store, f"get_{kind}_types")() == []

@@ -54,7 +54,7 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
 
     if options is None:
         q = call.q(("list_all", kind.name, key), lambda: where(nodes.node_select(kind)).order_by(t.c.id))
-        return nodes.build(kind, call.all(q, params)), None
+        return nodes.build(call, kind, call.all(q, params)), None
 
     if options.filter_query.strip():
         raise errors.UnimplementedError("filter_query is not supported yet")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 
 from mlmd_core import errors
 from mlmd_core.proto import metadata_store_pb2 as pb
@@ -37,19 +37,6 @@ def require_ids(call: Call, kind: NodeKind, ids: Iterable[int], message: str) ->
             raise errors.InvalidArgumentError(message.format(node_id))
 
 
-def _insert_ignoring_duplicates(call: Call, table: Any, names: tuple[str, ...]) -> Any:
-    """INSERT that silently skips rows violating a unique key (links are idempotent in MLMD)."""
-    def build() -> Any:
-        dialect = call.dialect_name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            return pg_insert(table).values({n: bindparam(n) for n in names}).on_conflict_do_nothing()
-        stmt = insert(table).values({n: bindparam(n) for n in names})
-        return stmt.prefix_with("OR IGNORE", dialect="sqlite").prefix_with("IGNORE", dialect="mysql")
-    return call.q(("insert_ignore", table.name), build)
-
-
 # ---------------------------------------------------------------------------------------------- events
 
 
@@ -57,7 +44,7 @@ def put_events(call: Call, events: Sequence[pb.Event]) -> None:
     for ev in events:
         if not ev.HasField("artifact_id") or not ev.HasField("execution_id"):
             raise errors.InvalidArgumentError("No artifact id or execution id is specified for the event.")
-        if not ev.HasField("type"):
+        if not ev.type:  # unset and UNKNOWN alike, as ml-metadata
             raise errors.InvalidArgumentError("No event type is specified.")
     require_ids(call, ARTIFACT, (e.artifact_id for e in events), "No artifact with the given id {}")
     require_ids(call, EXECUTION, (e.execution_id for e in events), "No execution with the given id {}")
@@ -94,15 +81,19 @@ def insert_events(call: Call, events: Sequence[pb.Event]) -> None:
     call.many_tuples(q, path_rows)
 
 
+# ml-metadata's order (that of the SQLite index it reads through).
+_EVENT_ORDER = {"execution_id": lambda r: (r[2], r[0]), "artifact_id": lambda r: (r[1], r[2], r[3])}
+
+
 def get_events(call: Call, column: str, ids: Iterable[int]) -> list[pb.Event]:
-    """Events whose artifact_id or execution_id (`column`) is in ids, with their paths, in id order."""
+    """Events whose artifact_id or execution_id (`column`) is in ids, with their paths."""
     q = call.q(("events_by", column), lambda: select(
         E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch
     ).where(E.c[column].in_(bindparam("ids", expanding=True))))
     rows: list[tuple] = []
     for chunk in call.chunked(sorted(set(ids))):
         rows.extend(call.all(q, {"ids": chunk}))
-    rows.sort()
+    rows.sort(key=_EVENT_ORDER[column])
     events: dict[int, pb.Event] = {}
     for event_id, artifact_id, execution_id, event_type, millis in rows:
         ev = pb.Event(artifact_id=artifact_id, execution_id=execution_id, type=event_type)
@@ -130,18 +121,21 @@ def put_links(call: Call, attributions: Sequence[pb.Attribution], associations: 
                 "Context id not found: {}")
     require_ids(call, ARTIFACT, (a.artifact_id for a in attributions), "Artifact id not found: {}")
     require_ids(call, EXECUTION, (a.execution_id for a in associations), "Execution id not found: {}")
-    link(call, {(a.context_id, a.artifact_id) for a in attributions},
-         {(a.context_id, a.execution_id) for a in associations})
+    link(call, [(a.context_id, a.artifact_id) for a in attributions],
+         [(a.context_id, a.execution_id) for a in associations])
 
 
-def link(call: Call, attributions: set[tuple[int, int]], associations: set[tuple[int, int]]) -> None:
-    """Inserts (context_id, node_id) links of existing nodes, skipping those already present."""
-    if attributions:
-        call.many(_insert_ignoring_duplicates(call, ATTR, ("context_id", "artifact_id")),
-                  [{"context_id": c, "artifact_id": a} for c, a in sorted(attributions)])
-    if associations:
-        call.many(_insert_ignoring_duplicates(call, ASSOC, ("context_id", "execution_id")),
-                  [{"context_id": c, "execution_id": e} for c, e in sorted(associations)])
+def link(call: Call, attributions: Sequence[tuple[int, int]], associations: Sequence[tuple[int, int]]) -> None:
+    """Inserts (context_id, node_id) links of existing nodes, in the given order, skipping those present."""
+    for table, node_column, pairs in ((ATTR, "artifact_id", attributions), (ASSOC, "execution_id", associations)):
+        pairs = list(dict.fromkeys(pairs))
+        if not pairs:
+            continue
+        q = call.q(("existing_links", table.name), lambda t=table, n=node_column: select(t.c.context_id, t.c[n]).where(
+            t.c.context_id.in_(bindparam("contexts", expanding=True)), t.c[n].in_(bindparam("nodes", expanding=True))))
+        present = set(call.all(q, {"contexts": sorted({c for c, _ in pairs}), "nodes": sorted({n for _, n in pairs})}))
+        insert_q = call.q(("insert_link", table.name), lambda t=table, n=node_column: insert_values(t, "context_id", n))
+        call.many_tuples(insert_q, [p for p in pairs if p not in present])
 
 
 def contexts_of(call: Call, kind: NodeKind, node_id: int) -> list[pb.Context]:

@@ -138,11 +138,10 @@ def _register_node_rpcs(kind: NodeKind) -> None:
 
     @rpc(f"Get{label}sByID")
     def get_by_id(call: Call, req: Any, resp: Any) -> None:
-        found = nodes.load_by_ids(call, kind, getattr(req, f"{kind.name}_ids"))
-        getattr(resp, plural).extend(found.values())
+        found = nodes.load_by_ids(call, kind, getattr(req, f"{kind.name}_ids"), into=getattr(resp, plural))
         if kind is ARTIFACT and req.populate_artifact_types:
             resp.artifact_types.extend(types.get_types_by_id(
-                call, kind, list(dict.fromkeys(a.type_id for a in found.values()))))
+                call, kind, list(dict.fromkeys(a.type_id for a in found.values())), with_base_type=False))
 
     @rpc(f"Get{label}sByType")
     def get_by_type(call: Call, req: Any, resp: Any) -> None:
@@ -160,7 +159,7 @@ def _register_node_rpcs(kind: NodeKind) -> None:
             return
         q = call.q(("by_type_and_name", kind.name), lambda: nodes.node_select(kind).where(
             table.c.type_id == bindparam("type_id"), table.c.name == bindparam("name")).order_by(table.c.id))
-        found = nodes.build(kind, call.all(q, {"type_id": rows[0][0], "name": getattr(req, f"{kind.name}_name")}))
+        found = nodes.build(call, kind, call.all(q, {"type_id": rows[0][0], "name": getattr(req, f"{kind.name}_name")}))
         if found:
             getattr(resp, kind.name).CopyFrom(found[0])
 
@@ -171,7 +170,8 @@ def _register_node_rpcs(kind: NodeKind) -> None:
             return
         q = call.q(("by_external_ids", kind.name), lambda: nodes.node_select(kind).where(
             table.c.external_id.in_(bindparam("ids", expanding=True))).order_by(table.c.id))
-        found = {n.id: n for chunk in call.chunked(wanted) for n in nodes.build(kind, call.all(q, {"ids": chunk}))}
+        found = {n.id: n for chunk in call.chunked(wanted)
+                 for n in nodes.build(call, kind, call.all(q, {"ids": chunk}))}
         if not found:
             raise errors.NotFoundError(f"No {plural} found for external_ids.")
         getattr(resp, plural).extend(found[i] for i in sorted(found))
@@ -195,7 +195,7 @@ def get_artifacts_by_uri(call: Call, req: Any, resp: Any) -> None:
     q = call.q("artifacts_by_uri", lambda: nodes.node_select(ARTIFACT).where(
         t.c.uri.in_(bindparam("uris", expanding=True))).order_by(t.c.id))
     found = {a.id: a for chunk in call.chunked(sorted(set(req.uris)))
-             for a in nodes.build(ARTIFACT, call.all(q, {"uris": chunk}))}
+             for a in nodes.build(call, ARTIFACT, call.all(q, {"uris": chunk}))}
     resp.artifacts.extend(found[i] for i in sorted(found))
 
 
@@ -280,20 +280,36 @@ def get_executions_by_context(call: Call, req: Any, resp: Any) -> None:
 # ----------------------------------------------------------------------------------- composite writes
 
 
-def _reuse_artifacts_by_external_id(call: Call, artifacts: list[pb.Artifact]) -> None:
-    """Gives artifacts without id the id of the stored artifact with the same external_id."""
+def _put_artifacts_reusing_external_ids(call: Call, artifacts: list[pb.Artifact]) -> list[int]:
+    """put_artifacts where a new artifact whose external_id is stored (or given earlier in the same
+    request) updates that artifact instead of clashing with it."""
     wanted = [a.external_id for a in artifacts if not a.HasField("id") and a.external_id]
-    if not wanted:
-        return
-    t = ARTIFACT.table
-    q = call.q("artifact_ids_by_ext", lambda: select(t.c.external_id, t.c.id).where(
-        t.c.external_id.in_(bindparam("ids", expanding=True))))
     found: dict[str, int] = {}
-    for chunk in call.chunked(sorted(set(wanted))):
-        found.update(call.all(q, {"ids": chunk}))
-    for a in artifacts:
-        if not a.HasField("id") and a.external_id in found:
-            a.id = found[a.external_id]
+    if wanted:
+        t = ARTIFACT.table
+        q = call.q("artifact_ids_by_ext", lambda: select(t.c.external_id, t.c.id).where(
+            t.c.external_id.in_(bindparam("ids", expanding=True))))
+        for chunk in call.chunked(sorted(set(wanted))):
+            found.update(call.all(q, {"ids": chunk}))
+    first_new: dict[str, int] = {}
+    same_as: dict[int, int] = {}
+    to_put: list[int] = []
+    for i, a in enumerate(artifacts):
+        if not a.HasField("id") and a.external_id:
+            if a.external_id in found:
+                a.id = found[a.external_id]
+            elif a.external_id in first_new:
+                same_as[i] = first_new[a.external_id]
+                continue
+            else:
+                first_new[a.external_id] = i
+        to_put.append(i)
+    ids = [0] * len(artifacts)
+    for i, artifact_id in zip(to_put, nodes.put(call, ARTIFACT, [artifacts[i] for i in to_put])):
+        ids[i] = artifact_id
+    for i, first in same_as.items():
+        ids[i] = ids[first]
+    return ids
 
 
 def _upsert_contexts(call: Call, contexts: Any, reuse_if_exists: bool, force_reuse: bool = False) -> list[int]:
@@ -305,6 +321,8 @@ def _upsert_contexts(call: Call, contexts: Any, reuse_if_exists: bool, force_reu
         t.c.type_id == bindparam("type_id"), t.c.name == bindparam("name")))
     forced = [c.id for c in contexts if c.HasField("id")] if force_reuse else []
     existing = relations.existing_ids(call, CONTEXT, forced) if forced else set()
+    same_as: dict[int, int] = {}  # with reuse, a repeated new context is the one created first
+    first_new: dict[tuple[int, str], int] = {}
     for i, ctx in enumerate(contexts):
         if ctx.HasField("id") and force_reuse:
             if ctx.id not in existing:
@@ -312,13 +330,20 @@ def _upsert_contexts(call: Call, contexts: Any, reuse_if_exists: bool, force_reu
             ids[i] = ctx.id
             continue
         if not ctx.HasField("id") and reuse_if_exists and ctx.name:
+            key = (ctx.type_id, ctx.name)
+            if key in first_new:
+                same_as[i] = first_new[key]
+                continue
             row = call.one(by_name, {"type_id": ctx.type_id, "name": ctx.name})
             if row is not None:
                 ids[i] = row[0]
                 continue
+            first_new[key] = i
         to_put.append(i)
     for i, context_id in zip(to_put, nodes.put(call, CONTEXT, [contexts[i] for i in to_put])):
         ids[i] = context_id
+    for i, first in same_as.items():
+        ids[i] = ids[first]
     return ids
 
 
@@ -330,8 +355,9 @@ def put_execution(call: Call, req: service_pb.PutExecutionRequest, resp: Any) ->
     for artifact, pair in zip(artifacts, req.artifact_event_pairs):
         artifact.CopyFrom(pair.artifact)
     if opts.reuse_artifact_if_already_exist_by_external_id:
-        _reuse_artifacts_by_external_id(call, artifacts)
-    artifact_ids = nodes.put(call, ARTIFACT, artifacts)
+        artifact_ids = _put_artifacts_reusing_external_ids(call, artifacts)
+    else:
+        artifact_ids = nodes.put(call, ARTIFACT, artifacts)
     events = []
     for artifact_id, pair in zip(artifact_ids, req.artifact_event_pairs):
         if not pair.HasField("event"):
@@ -344,13 +370,13 @@ def put_execution(call: Call, req: service_pb.PutExecutionRequest, resp: Any) ->
         if ev.HasField("execution_id") and ev.execution_id != execution_id:
             raise errors.InvalidArgumentError(
                 f"Given event.execution_id is not aligned with the execution: {ev.execution_id} vs {execution_id}")
-        if not ev.HasField("type"):
+        if not ev.type:
             raise errors.InvalidArgumentError("No event type is specified.")
         ev.artifact_id, ev.execution_id = artifact_id, execution_id
         events.append(ev)
     relations.insert_events(call, events)
     context_ids = _upsert_contexts(call, req.contexts, opts.reuse_context_if_already_exist, opts.force_reuse_context)
-    relations.link(call, {(c, a) for c in context_ids for a in artifact_ids}, {(c, execution_id) for c in context_ids})
+    relations.link(call, [(c, a) for c in context_ids for a in artifact_ids], [(c, execution_id) for c in context_ids])
     resp.execution_id = execution_id
     resp.artifact_ids.extend(artifact_ids)
     resp.context_ids.extend(context_ids)
@@ -360,13 +386,13 @@ def put_execution(call: Call, req: service_pb.PutExecutionRequest, resp: Any) ->
 def put_lineage_subgraph(call: Call, req: service_pb.PutLineageSubgraphRequest, resp: Any) -> None:
     opts = req.options
     execution_ids = nodes.put(call, EXECUTION, req.executions)
-    artifacts = list(req.artifacts)
     if opts.reuse_artifact_if_already_exist_by_external_id:
         artifacts = [pb.Artifact() for _ in req.artifacts]
         for copy, given in zip(artifacts, req.artifacts):
             copy.CopyFrom(given)
-        _reuse_artifacts_by_external_id(call, artifacts)
-    artifact_ids = nodes.put(call, ARTIFACT, artifacts)
+        artifact_ids = _put_artifacts_reusing_external_ids(call, artifacts)
+    else:
+        artifact_ids = nodes.put(call, ARTIFACT, req.artifacts)
     context_ids = _upsert_contexts(call, req.contexts, opts.reuse_context_if_already_exist)
     events = []
     for edge in req.event_edges:
@@ -388,8 +414,8 @@ def put_lineage_subgraph(call: Call, req: service_pb.PutLineageSubgraphRequest, 
                 raise errors.InvalidArgumentError(f"Event has neither {index_field} nor event.{id_field}.")
         events.append(ev)
     relations.put_events(call, events)
-    relations.link(call, {(c, a) for c in context_ids for a in artifact_ids},
-                   {(c, e) for c in context_ids for e in execution_ids})
+    relations.link(call, [(c, a) for c in context_ids for a in artifact_ids],
+                   [(c, e) for c in context_ids for e in execution_ids])
     resp.execution_ids.extend(execution_ids)
     resp.artifact_ids.extend(artifact_ids)
     resp.context_ids.extend(context_ids)

@@ -18,60 +18,43 @@ _EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 
 
 class Statement:
-    """One statement for one dialect: its SQL text and how to lay out its parameters."""
+    """One statement for one dialect: its SQL text and the order of its (positional) parameters."""
 
-    __slots__ = ("sql", "names", "named", "expanding", "defaults", "_expanded", "_placeholder")
+    __slots__ = ("sql", "names", "expanding", "defaults", "_by_lengths", "_placeholder")
 
-    def __init__(self, element: ClauseElement, dialect: Dialect):
+    def __init__(self, element: Any, dialect: Dialect):
         compiled = element.compile(dialect=dialect)
+        if not compiled.positional:
+            raise ValueError(f"the {dialect.name} engine must use a positional paramstyle")
         self.sql: str = compiled.string
-        self.named = not compiled.positional
-        self.names: tuple[str, ...] = tuple(compiled.positiontup or compiled.binds)
+        self.names: tuple[str, ...] = tuple(compiled.positiontup)
         self.expanding = frozenset(_EXPANDING.findall(self.sql))
         # Values the statement carries itself (literals in WHERE clauses become bound parameters).
         self.defaults = {k: v for k, v in compiled.params.items() if v is not None}
-        self._expanded: dict[tuple[int, ...], str] = {}
-        self._placeholder = {"qmark": "?", "format": "%s", "numeric": ":{}"}.get(dialect.paramstyle, "%s")
+        self._by_lengths: dict[tuple[int, ...], str] = {}
+        self._placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
 
     def bind(self, params: Mapping[str, Any]) -> tuple[str, Any]:
-        """SQL text and parameters for one execution."""
+        """SQL text and parameters for one execution; list parameters are expanded in place."""
         if self.defaults:
             params = {**self.defaults, **params}
         if not self.expanding:
-            if self.named:
-                return self.sql, params
             return self.sql, tuple(params[n] for n in self.names)
-        return self._bind_expanding(params)
-
-    def _bind_expanding(self, params: Mapping[str, Any]) -> tuple[str, Any]:
-        lengths = tuple(len(params[n]) for n in sorted(self.expanding))
-        if self.named:
-            out = {k: v for k, v in params.items() if k not in self.expanding}
-            for name in self.expanding:
-                for i, value in enumerate(params[name]):
-                    out[f"{name}_{i}"] = value
-            sql = self._expanded.get(lengths)
-            if sql is None:
-                sql = _EXPANDING.sub(
-                    lambda m: ", ".join(f"%({m.group(1)}_{i})s" for i in range(len(params[m.group(1)]))) or "NULL",
-                    self.sql,
-                )
-                self._expanded[lengths] = sql
-            return sql, out
-        sql = self._expanded.get(lengths)
-        if sql is None:
-            sql = _EXPANDING.sub(
-                lambda m: ", ".join([self._placeholder] * len(params[m.group(1)])) or "NULL", self.sql
-            )
-            self._expanded[lengths] = sql
-        if len(self.names) == 1:
-            return sql, params[self.names[0]]
         values: list[Any] = []
-        for n in self.names:
-            if n in self.expanding:
-                values.extend(params[n])
+        lengths: list[int] = []
+        for name in self.names:
+            value = params[name]
+            if name in self.expanding:
+                values.extend(value)
+                lengths.append(len(value))
             else:
-                values.append(params[n])
+                values.append(value)
+        key = tuple(lengths)
+        sql = self._by_lengths.get(key)
+        if sql is None:
+            counts = iter(lengths)
+            sql = _EXPANDING.sub(lambda _: ", ".join([self._placeholder] * next(counts)) or "NULL", self.sql)
+            self._by_lengths[key] = sql
         return sql, values
 
 
@@ -115,23 +98,14 @@ class Cursor:
 
     def many(self, stmt: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
         """executemany with one dict of parameters per row."""
-        if not rows:
-            return
-        if stmt.named:
-            self._cursor.executemany(stmt.sql, rows)
-        else:
+        if rows:
             names = stmt.names
             self._cursor.executemany(stmt.sql, [tuple(r[n] for n in names) for r in rows])
 
     def many_tuples(self, stmt: Statement, rows: Sequence[tuple]) -> None:
         """executemany with one tuple per row, in the order of the statement's parameters (for
         insert_values: the column order given there). The fast path for bulk inserts."""
-        if not rows:
-            return
-        if stmt.named:
-            names = stmt.names
-            self._cursor.executemany(stmt.sql, [dict(zip(names, r)) for r in rows])
-        else:
+        if rows:
             self._cursor.executemany(stmt.sql, rows)
 
     def chunked(self, values: Iterable[Any], size: int = 500) -> list[list[Any]]:
@@ -148,7 +122,7 @@ class Cursor:
         of one executemany are consecutive and end at the connection's last insert id."""
         if not rows:
             return []
-        if len(rows) == 1 and not stmt.named:
+        if len(rows) == 1:
             self._cursor.execute(stmt.sql, rows[0])
             return [int(self._cursor.lastrowid)]
         self.many_tuples(stmt, rows)

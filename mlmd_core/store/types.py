@@ -45,8 +45,12 @@ def _version(t: Any) -> str | None:
 # ---------------------------------------------------------------------------------------------- reads
 
 
-def load_types(call: Call, kind: NodeKind, rows: Sequence[tuple]) -> list[Any]:
-    """Type protos of `kind` for Type rows selected with _TYPE_COLUMNS, in row order."""
+def load_types(call: Call, kind: NodeKind, rows: Sequence[tuple], *, with_external_id: bool = True,
+               with_base_type: bool = True) -> list[Any]:
+    """Type protos of `kind` for Type rows selected with _TYPE_COLUMNS, in row order.
+
+    ml-metadata fills fewer fields on some paths (no external_id when listing all types; no base_type nor
+    input/output types by external id or along with artifacts); the flags reproduce that."""
     if not rows:
         return []
     ids = [r[0] for r in rows]
@@ -71,10 +75,13 @@ def load_types(call: Call, kind: NodeKind, rows: Sequence[tuple]) -> list[Any]:
             t.version = version
         if description is not None:
             t.description = description
-        if external_id is not None:
+        if external_id is not None and with_external_id:
             t.external_id = external_id
         for prop_name, data_type in props.get(type_id, ()):
             t.properties[prop_name] = data_type
+        if not with_base_type:
+            out.append(t)
+            continue
         if type_id in bases and bases[type_id] in base_by_name:
             t.base_type = base_by_name[bases[type_id]]
         if kind is EXECUTION:
@@ -112,10 +119,10 @@ def find_types(call: Call, kind: NodeKind, name: str, version: str | None) -> li
 def get_types(call: Call, kind: NodeKind) -> list[Any]:
     q = call.q(("types", kind.type_kind), lambda: _select_types(kind))
     rows = [r for r in call.all(q) if r[1] not in SYSTEM_TYPE_NAMES]
-    return load_types(call, kind, rows)
+    return load_types(call, kind, rows, with_external_id=False)
 
 
-def get_types_by_id(call: Call, kind: NodeKind, ids: Iterable[int]) -> list[Any]:
+def get_types_by_id(call: Call, kind: NodeKind, ids: Iterable[int], with_base_type: bool = True) -> list[Any]:
     """Types in the order of the requested ids (repeats repeated, unknown ids skipped), as MLMD answers."""
     wanted = list(ids)
     rows: list[tuple] = []
@@ -123,7 +130,7 @@ def get_types_by_id(call: Call, kind: NodeKind, ids: Iterable[int]) -> list[Any]
                lambda: _select_types(kind, T.c.id.in_(bindparam("ids", expanding=True))))
     for chunk in call.chunked(sorted(set(wanted))):
         rows.extend(call.all(q, {"ids": chunk}))
-    found = {t.id: t for t in load_types(call, kind, rows)}
+    found = {t.id: t for t in load_types(call, kind, rows, with_base_type=with_base_type)}
     return [found[i] for i in wanted if i in found]
 
 
@@ -137,7 +144,8 @@ def get_types_by_external_ids(call: Call, kind: NodeKind, external_ids: Sequence
         rows.extend(call.all(q, {"ids": chunk}))
     if not rows:
         raise errors.NotFoundError("No types found for external_ids.")
-    return load_types(call, kind, rows)
+    rows.sort(key=lambda r: r[4])  # ml-metadata answers in external_id order
+    return load_types(call, kind, rows, with_base_type=False)
 
 
 def type_info(call: Call, type_id: int, refresh: bool = False) -> TypeInfo | None:
@@ -167,7 +175,9 @@ def put_type(call: Call, kind: NodeKind, new: Any, can_add_fields: bool, can_omi
         if data_type == pb.UNKNOWN:
             raise errors.InvalidArgumentError(f"Property {prop_name} of type {new.name} has UNKNOWN type.")
     base_name = None
-    if new.HasField("base_type") and new.base_type:
+    if new.HasField("base_type") and not new.base_type:
+        raise errors.UnimplementedError("base_type deletion is not supported yet")
+    if new.HasField("base_type"):
         base_name = BASE_TYPE_NAMES[kind.type_kind].get(new.base_type)
         if base_name is None:
             raise errors.InvalidArgumentError(f"Unknown base_type {new.base_type} of type {new.name}.")

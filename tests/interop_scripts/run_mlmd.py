@@ -5,7 +5,7 @@ Usage (paths are SQLite files and JSON outputs)::
     python run_mlmd.py populate DB [VARIANT]  # creates DB (READWRITE_OPENCREATE) with scenario.POPULATE[VARIANT]
     python run_mlmd.py dump DB OUT.json      # opens DB (READWRITE) and writes scenario.dump's answers
     python run_mlmd.py append DB TAG OUT.json   # scenario.append with TAG; writes the returned ids
-    python run_mlmd.py open DB OUT.json      # opens DB (READWRITE) and writes a summary (schema check only)
+    python run_mlmd.py open DB OUT.json [MODE]  # opens DB (READWRITE or MODE) and writes a summary
     python run_mlmd.py create DB             # creates an empty store (READWRITE_OPENCREATE)
 
 Exits non-zero with the traceback on stderr when ml-metadata raises.
@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
     elif command == "create":
         _open(path, "READWRITE_OPENCREATE")
     elif command == "open":
-        store = _open(path, "READWRITE")
+        store = _open(path, argv[4] if len(argv) > 4 else "READWRITE")
         _write(argv[3], {
             "version": mlmd.__version__,
             "artifact_types": [t.name for t in store.get_artifact_types()],
