@@ -9,7 +9,7 @@ import urllib.parse
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy.pool import QueuePool, StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from mlmd_core import errors
 from mlmd_core.proto import metadata_store_pb2 as pb
@@ -63,8 +63,8 @@ def create_engine(config: pb.ConnectionConfig) -> sqlalchemy.Engine:
                 conn.execute("PRAGMA synchronous = NORMAL")
             return conn
 
-        return sqlalchemy.create_engine("sqlite://", creator=connect, poolclass=QueuePool, pool_size=4,
-                                        max_overflow=16)
+        # Database keeps one connection per thread for the store's lifetime (see Database.acquire).
+        return sqlalchemy.create_engine("sqlite://", creator=connect, poolclass=NullPool)
     if which is None:
         raise errors.InvalidArgumentError("Unset")
     raise errors.UnimplementedError(f"the {which} backend is not supported yet")
@@ -82,19 +82,31 @@ class Database:
         # One in-memory SQLite connection is shared by all threads, one call at a time.
         self._memory_lock = threading.Lock() if self.in_memory else None
         self._memory_conn: Any = engine.raw_connection().driver_connection if self.in_memory else None
+        # A SQLite file gets one connection per thread, kept open: cheaper than a pool checkout per call.
+        self._per_thread = threading.local()
+        self._thread_conns: list[Any] = []
+        self._thread_conns_lock = threading.Lock()
 
     def acquire(self) -> tuple[Any, Any]:
         """(handle, DB-API connection) for one call; give the handle back with release()."""
         if self._memory_lock is not None:
             self._memory_lock.acquire()
             return None, self._memory_conn
+        if self.is_sqlite:
+            conn = getattr(self._per_thread, "conn", None)
+            if conn is None:
+                fairy = self.engine.raw_connection()
+                conn = self._per_thread.conn = fairy.driver_connection
+                with self._thread_conns_lock:
+                    self._thread_conns.append(fairy)
+            return False, conn
         pooled = self.engine.raw_connection()
-        return pooled, (pooled.driver_connection if self.is_sqlite else pooled)
+        return pooled, pooled
 
     def release(self, handle: Any) -> None:
         if handle is None:
             self._memory_lock.release()  # type: ignore[union-attr]
-        else:
+        elif handle is not False:
             handle.close()
 
     def begin(self, raw: Any, write: bool) -> None:
@@ -126,6 +138,11 @@ class Database:
         if self._memory_conn is not None:
             self._memory_conn.close()
             self._memory_conn = None
+        with self._thread_conns_lock:
+            for fairy in self._thread_conns:
+                fairy.close()
+            self._thread_conns.clear()
+        self._per_thread = threading.local()
         self.engine.dispose()
 
 

@@ -19,12 +19,13 @@ from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlmd_core.store.sql import Statements
 
 Handler = Callable[[Call, Any, Any], None]
-HANDLERS: dict[str, Handler] = {}
+# RPC name -> (handler, response class, whether it writes)
+HANDLERS: dict[str, tuple[Handler, Any, bool]] = {}
 
 
 def rpc(name: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        HANDLERS[name] = fn
+        HANDLERS[name] = (fn, getattr(service_pb, f"{name}Response"), name.startswith("Put"))
         return fn
     return register
 
@@ -40,11 +41,11 @@ class SqlService:
 
     def call(self, method: str, request: Any) -> Any:
         """Runs one RPC by name; raises mlmd_core.errors classes."""
-        handler = HANDLERS.get(method)
-        if handler is None:
+        entry = HANDLERS.get(method)
+        if entry is None:
             raise errors.UnimplementedError(f"{method} is not implemented.")
-        response = getattr(service_pb, f"{method}Response")()
-        write = method.startswith("Put")
+        handler, response_class, write = entry
+        response = response_class()
         if write and self.database.read_only:
             raise errors.PermissionDeniedError(f"{method} cannot run on a store opened READONLY.")
         db = self.database
