@@ -11,6 +11,7 @@ from google.protobuf.message import DecodeError
 from sqlalchemy import and_, bindparam, or_, select
 
 from mlmd_core import errors
+from mlmd_core import filter as filter_query
 from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.store import nodes
 from mlmd_core.store.context import Call
@@ -47,17 +48,19 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
     params = dict(params or {})
     t = kind.table
 
+    query_text = options.filter_query.strip() if options is not None else ""
+
     def where(query: Any, *extra: Any) -> Any:
         if condition is not None:
             query = query.where(condition(kind))
+        if query_text:
+            query = query.where(t.c.id.in_(filter_query.matching_ids(kind, query_text)))
         return query.where(*extra) if extra else query
 
     if options is None:
         q = call.q(("list_all", kind.name, key), lambda: where(nodes.node_select(kind)).order_by(t.c.id))
         return nodes.build(call, kind, call.all(q, params)), None
 
-    if options.filter_query.strip():
-        raise errors.UnimplementedError("filter_query is not supported yet")
     if options.max_result_size <= 0:
         raise errors.InvalidArgumentError(
             f"max_result_size field value is required to be greater than 0. Set value: {options.max_result_size}"
@@ -110,7 +113,7 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
         page_select = select(t.c.id, t.c.create_time_since_epoch, t.c.last_update_time_since_epoch)
         return where(page_select, *extra).order_by(*ordering).limit(bindparam("page_limit"))
 
-    q = call.q(("list_page", kind.name, key, field, asc, page), build)
+    q = call.q(("list_page", kind.name, key, field, asc, page, query_text), build)
     size = options.max_result_size
     params["page_limit"] = min(size + 1, MAX_PAGE_ROWS)
     rows = call.all(q, params)

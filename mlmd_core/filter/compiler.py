@@ -1,0 +1,308 @@
+"""filter_query syntax tree -> the SQLAlchemy SELECT of the matching node ids.
+
+MLMD's semantics: every neighbour alias and every property reference is an INNER JOIN (so it filters
+the whole expression, also under OR and NOT), one join per distinct alias or property, and enum
+comparisons with `!=` / `NOT IN` also match unset (NULL) values. Literal values always become bound
+parameters; no text of the query reaches the SQL.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, false, func, literal, not_, or_, select, true
+
+from mlmd_core import errors
+from mlmd_core.filter import ast
+from mlmd_core.proto import metadata_store_pb2 as pb
+from mlmd_core.store import schema
+from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
+
+
+@dataclass(frozen=True)
+class Enum:
+    """An enum-typed column: the names a query may use, and their numbers."""
+
+    name: str
+    values: dict[str, int]
+
+
+ARTIFACT_STATE = Enum("Artifact.State", {n: pb.Artifact.State.Value(n) for n in (
+    "UNKNOWN", "PENDING", "LIVE", "MARKED_FOR_DELETION", "DELETED")})
+EXECUTION_STATE = Enum("Execution.State", dict(pb.Execution.State.items()))
+EVENT_TYPE = Enum("Event.Type", {n: pb.Event.Type.Value(n) for n in (
+    "INPUT", "OUTPUT", "DECLARED_INPUT", "DECLARED_OUTPUT", "INTERNAL_INPUT", "INTERNAL_OUTPUT")})
+ALL_ENUM_NAMES = set(pb.Artifact.State.keys()) | set(pb.Execution.State.keys()) | set(pb.Event.Type.keys())
+
+INT, DOUBLE, STRING, BOOL = "INT64", "DOUBLE", "STRING", "BOOL"
+NUMERIC = (INT, DOUBLE)
+Type = Any  # one of the strings above, or an Enum
+
+
+@dataclass(frozen=True)
+class Value:
+    sql: Any
+    type: Type
+
+
+_COMMON = {"id": INT, "type_id": INT, "name": STRING, "external_id": STRING, "type": STRING,
+           "create_time_since_epoch": INT, "last_update_time_since_epoch": INT}
+ATTRIBUTES: dict[str, dict[str, Type]] = {
+    "artifact": {**_COMMON, "uri": STRING, "state": ARTIFACT_STATE},
+    "execution": {**_COMMON, "last_known_state": EXECUTION_STATE},
+    "context": dict(_COMMON),
+}
+_NODE_FIELDS = ("id", "name", "type", "external_id", "create_time_since_epoch", "last_update_time_since_epoch")
+# prefix -> (kinds it may be used on, the neighbour's kind, the fields it exposes)
+NEIGHBOURS: dict[str, tuple[tuple[str, ...], NodeKind | None, tuple[str, ...]]] = {
+    "contexts_": (("artifact", "execution"), CONTEXT, _NODE_FIELDS),
+    "parent_contexts_": (("context",), CONTEXT, _NODE_FIELDS),
+    "child_contexts_": (("context",), CONTEXT, _NODE_FIELDS),
+    "artifacts_": (("context",), ARTIFACT, (*_NODE_FIELDS, "uri", "state")),
+    "executions_": (("context",), EXECUTION, (*_NODE_FIELDS, "last_known_state")),
+    "events_": (("artifact", "execution"), None, ("type", "milliseconds_since_epoch")),
+}
+PROPERTY_FIELDS = {"int_value": INT, "double_value": DOUBLE, "string_value": STRING, "bool_value": BOOL}
+
+
+def _invalid(message: str) -> errors.StatusError:
+    return errors.InvalidArgumentError(f"Invalid `filter_query`: {message}")
+
+
+def _type_name(t: Type) -> str:
+    return t.name if isinstance(t, Enum) else t
+
+
+class _Compiler:
+    def __init__(self, kind: NodeKind):
+        self.kind = kind
+        self.root = kind.table.alias("table_0")
+        self.from_: Any = self.root
+        self.joined: dict[Any, Any] = {}
+
+    def _join(self, key: Any, table: Any, on: Any) -> Any:
+        """The alias joined under `key` (joined once, so the same alias means the same row)."""
+        alias = self.joined.get(key)
+        if alias is None:
+            alias = table.alias(f"table_{len(self.joined) + 1}")
+            self.from_ = self.from_.join(alias, on(alias))
+            self.joined[key] = alias
+        return alias
+
+    def _type_name(self, key: Any, node: Any, kind: NodeKind) -> Any:
+        t = self._join(("type", key), schema.type_table,
+                       lambda a: and_(a.c.id == node.c.type_id, a.c.type_kind == kind.type_kind))
+        return t.c.name
+
+    # ---------------------------------------------------------------------------------------- names
+
+    def ref(self, ref: ast.Ref) -> Value:
+        parts = ref.parts
+        head = parts[0]
+        if head in ("properties", "custom_properties"):
+            return self._property(ref)
+        prefix = next((p for p in NEIGHBOURS if head.startswith(p) and len(head) > len(p)), None)
+        if prefix is not None and head[len(prefix):].replace("_", "a").isalnum():
+            return self._neighbour(ref, prefix, head[len(prefix):])
+        attributes = ATTRIBUTES[self.kind.name]
+        if head not in attributes:
+            raise _invalid(f"Unrecognized name: {head} [at {ref.line}:{ref.column}]")
+        if len(parts) > 1:
+            raise _invalid(f"Cannot access field {parts[1]} on a value of type {_type_name(attributes[head])} "
+                           f"[at {ref.line}:{ref.column}]")
+        if head == "type":
+            return Value(self._type_name("root", self.root, self.kind), STRING)
+        return Value(self.root.c[head], attributes[head])
+
+    def _property(self, ref: ast.Ref) -> Value:
+        parts = ref.parts
+        if len(parts) != 3:
+            raise _invalid(f"Unrecognized name: {ref.text} [at {ref.line}:{ref.column}]")
+        custom = parts[0] == "custom_properties"
+        field_type = PROPERTY_FIELDS.get(parts[2])
+        if field_type is None:
+            raise _invalid(f"Field name {parts[2]} does not exist in {parts[0]}.{parts[1]} "
+                           f"[at {ref.line}:{ref.column}]")
+        kind, root = self.kind, self.root
+        props = self._join(("property", custom, parts[1]), kind.props, lambda a: and_(
+            a.c[kind.fk.name] == root.c.id, a.c.name == parts[1], a.c.is_custom_property == int(custom)))
+        return Value(props.c[parts[2]], field_type)
+
+    def _neighbour(self, ref: ast.Ref, prefix: str, alias: str) -> Value:
+        allowed_on, neighbour_kind, fields = NEIGHBOURS[prefix]
+        head = ref.parts[0]
+        if self.kind.name not in allowed_on:
+            raise _invalid(f"Unrecognized name: {head} [at {ref.line}:{ref.column}]")
+        if len(ref.parts) != 2:
+            raise _invalid(f"Unrecognized name: {ref.text} [at {ref.line}:{ref.column}]")
+        field = ref.parts[1]
+        if prefix == "events_":
+            fields = (*fields, "execution_id" if self.kind is ARTIFACT else "artifact_id")
+        if field not in fields:
+            raise _invalid(f"Field name {field} does not exist in {head} [at {ref.line}:{ref.column}]")
+        root, key = self.root, (prefix, alias)
+        if prefix == "events_":
+            own = "artifact_id" if self.kind is ARTIFACT else "execution_id"
+            event = self._join(key, schema.event, lambda a: a.c[own] == root.c.id)
+            return Value(event.c[field], EVENT_TYPE if field == "type" else INT)
+        link, mine, theirs = self._link(prefix)
+        through = self._join((*key, "link"), link, lambda a: a.c[mine] == root.c.id)
+        assert neighbour_kind is not None
+        node = self._join(key, neighbour_kind.table, lambda a: a.c.id == through.c[theirs])
+        if field == "type":
+            return Value(self._type_name(key, node, neighbour_kind), STRING)
+        return Value(node.c[field], ATTRIBUTES[neighbour_kind.name][field])
+
+    def _link(self, prefix: str) -> tuple[Any, str, str]:
+        """(link table, its column pointing at the filtered node, its column pointing at the neighbour)."""
+        if prefix == "contexts_":
+            if self.kind is ARTIFACT:
+                return schema.attribution, "artifact_id", "context_id"
+            return schema.association, "execution_id", "context_id"
+        if prefix == "parent_contexts_":
+            return schema.parent_context, "context_id", "parent_context_id"
+        if prefix == "child_contexts_":
+            return schema.parent_context, "parent_context_id", "context_id"
+        if prefix == "artifacts_":
+            return schema.attribution, "context_id", "artifact_id"
+        return schema.association, "context_id", "execution_id"
+
+    # ----------------------------------------------------------------------------------- expressions
+
+    def value(self, node: ast.Node) -> Value:
+        if isinstance(node, ast.Ref):
+            return self.ref(node)
+        if isinstance(node, ast.Literal):
+            v = node.value
+            if v is None:
+                return Value(None, None)
+            if isinstance(v, bool):
+                return Value(literal(v), BOOL)
+            return Value(literal(v), INT if isinstance(v, int) else DOUBLE if isinstance(v, float) else STRING)
+        if isinstance(node, ast.Arith):
+            left, right = self.value(node.left), self.value(node.right)
+            if left.type not in NUMERIC or right.type not in NUMERIC:
+                raise _invalid(f"No matching signature for operator {node.op} for argument types: "
+                               f"{_type_name(left.type)}, {_type_name(right.type)}")
+            result = DOUBLE if DOUBLE in (left.type, right.type) or node.op == "/" else INT
+            ops = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+                   "/": lambda a, b: a * 1.0 / b}
+            return Value(ops[node.op](left.sql, right.sql), result)
+        if isinstance(node, ast.Neg):
+            operand = self.value(node.operand)
+            if operand.type not in NUMERIC:
+                raise _invalid(f"No matching signature for operator - for argument types: {_type_name(operand.type)}")
+            return Value(-operand.sql, operand.type)
+        if isinstance(node, ast.Call):
+            if node.function not in ("LOWER", "UPPER") or len(node.args) != 1:
+                raise _invalid(f"Function not found: {node.function}")
+            arg = self.value(node.args[0])
+            if arg.type != STRING:
+                raise _invalid(f"No matching signature for function {node.function} for argument types: "
+                               f"{_type_name(arg.type)}")
+            return Value((func.lower if node.function == "LOWER" else func.upper)(arg.sql), STRING)
+        return Value(self.predicate(node), BOOL)
+
+    def _enum_value(self, enum: Enum, node: ast.Node) -> int:
+        if isinstance(node, ast.Ref) and len(node.parts) == 1:
+            name = node.parts[0]
+            if name in enum.values:
+                return enum.values[name]
+            if name in ALL_ENUM_NAMES or name.upper() == name:
+                raise _invalid(f"Unsupported enum value specified in the query: {name}")
+        shown = node.value if isinstance(node, ast.Literal) else getattr(node, "text", type(node).__name__)
+        raise _invalid(f"Unsupported enum value specified in the query: {shown}")
+
+    def _operands(self, op: str, left: ast.Node, right: ast.Node) -> tuple[Any, Any, Enum | None]:
+        """Both sides of a comparison, type-checked; enum literals become their numbers."""
+        for side in (left, right):
+            if isinstance(side, ast.Literal) and side.value is None:
+                raise _invalid(f"Operands of {op} cannot be literal NULL")
+        for column_side, other in ((left, right), (right, left)):
+            if isinstance(column_side, ast.Ref):
+                column = self.ref(column_side)
+                if isinstance(column.type, Enum):
+                    number = literal(self._enum_value(column.type, other))
+                    if column_side is left:
+                        return column.sql, number, column.type
+                    return number, column.sql, column.type
+        lv, rv = self.value(left), self.value(right)
+        if not (lv.type == rv.type or (lv.type in NUMERIC and rv.type in NUMERIC)):
+            raise _invalid(f"No matching signature for operator {op} for argument types: "
+                           f"{_type_name(lv.type)}, {_type_name(rv.type)}")
+        return lv.sql, rv.sql, None
+
+    def predicate(self, node: ast.Node) -> Any:
+        if isinstance(node, ast.BoolOp):
+            parts = [self.predicate(item) for item in node.items]
+            return and_(*parts) if node.op == "AND" else or_(*parts)
+        if isinstance(node, ast.Not):
+            return not_(self.predicate(node.operand))
+        if isinstance(node, ast.Compare):
+            left, right, enum = self._operands(node.op, node.left, node.right)
+            ops = {"=": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
+                   ">": left > right, ">=": left >= right}
+            clause = ops[node.op]
+            if enum is not None and node.op == "!=":
+                column = left if isinstance(node.left, ast.Ref) and self.ref(node.left).type == enum else right
+                clause = or_(clause, column.is_(None))
+            return clause
+        if isinstance(node, ast.Like):
+            operand, pattern = self.value(node.operand), self.value(node.pattern)
+            if operand.type != STRING or pattern.type != STRING:
+                raise _invalid(f"No matching signature for operator LIKE for argument types: "
+                               f"{_type_name(operand.type)}, {_type_name(pattern.type)}")
+            clause = operand.sql.like(pattern.sql)
+            return not_(clause) if node.negated else clause
+        if isinstance(node, ast.In):
+            operand = self.value(node.operand)
+            if isinstance(operand.type, Enum):
+                values = [literal(self._enum_value(operand.type, item)) for item in node.items]
+                if node.negated:
+                    return or_(operand.sql.notin_(values), operand.sql.is_(None))
+                return operand.sql.in_(values)
+            values = []
+            for item in node.items:
+                v = self.value(item)
+                if v.type is None:
+                    raise _invalid("Operands of IN cannot be literal NULL")
+                if not (v.type == operand.type or (v.type in NUMERIC and operand.type in NUMERIC)):
+                    raise _invalid(f"No matching signature for operator IN for argument types: "
+                                   f"{_type_name(operand.type)}, {_type_name(v.type)}")
+                values.append(v.sql)
+            return operand.sql.notin_(values) if node.negated else operand.sql.in_(values)
+        if isinstance(node, ast.IsNull):
+            operand = self.value(node.operand)
+            if operand.type is None:
+                return false() if node.negated else true()
+            return operand.sql.isnot(None) if node.negated else operand.sql.is_(None)
+        if isinstance(node, ast.Between):
+            low = self.predicate(ast.Compare(">=", node.operand, node.low))
+            high = self.predicate(ast.Compare("<=", node.operand, node.high))
+            clause = and_(low, high)
+            return not_(clause) if node.negated else clause
+        value = self.value(node)
+        if value.type != BOOL:
+            raise _invalid("Given query string is not a valid boolean expression")
+        if isinstance(node, ast.Literal):
+            return true() if node.value else false()
+        return value.sql == literal(True)
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_cached(query: str) -> ast.Node:
+    return ast.parse(query)
+
+
+def matching_ids(kind: NodeKind, query: str) -> Any:
+    """SELECT of the ids of `kind` nodes that match the filter query; InvalidArgumentError if invalid."""
+    compiler = _Compiler(kind)
+    condition = compiler.predicate(parse_cached(query))
+    return select(compiler.root.c.id).select_from(compiler.from_).where(condition)
+
+
+def check(kind: NodeKind, query: str) -> None:
+    """Raises InvalidArgumentError if the query is not valid for this node kind."""
+    matching_ids(kind, query)
