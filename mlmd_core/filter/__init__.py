@@ -1,5 +1,5 @@
 """filter_query: ml-metadata's declarative node filter, parsed with lark and compiled to SQLAlchemy."""
 
-from mlmd_core.filter.compiler import matching_ids
+from mlmd_core.filter.compiler import condition, parameters
 
-__all__ = ["matching_ids"]
+__all__ = ["condition", "parameters"]

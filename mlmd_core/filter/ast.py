@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -28,6 +29,7 @@ class Ref:
 @dataclass(frozen=True)
 class Literal:
     value: Any  # str, int, float, bool or None (NULL)
+    slot: int | None = None  # for string and number literals: their place among the query's literals
 
 
 @dataclass(frozen=True)
@@ -159,13 +161,15 @@ class _ToAst(lark.Transformer):
             return lark.Token("NAME", token[1:-1], line=token.line, column=token.column)
         return token
 
+    def __init__(self, slots: dict[int, int]):
+        super().__init__()
+        self.slots = slots
+
     def string(self, items: list) -> Node:
-        raw = str(items[0])[1:-1]
-        return Literal(raw.encode("latin-1", "backslashreplace").decode("unicode_escape") if "\\" in raw else raw)
+        return Literal(_literal_value(str(items[0]), True), self.slots[items[0].start_pos])
 
     def number(self, items: list) -> Node:
-        text = str(items[0])
-        return Literal(float(text) if any(c in text for c in ".eE") else int(text))
+        return Literal(_literal_value(str(items[0]), False), self.slots[items[0].start_pos])
 
     def true(self, items: list) -> Node:
         return Literal(True)
@@ -187,6 +191,44 @@ def _parser() -> lark.Lark:
     return lark.Lark(grammar, parser="lalr", maybe_placeholders=False)
 
 
+def _literal_value(text: str, is_string: bool) -> Any:
+    if is_string:
+        raw = text[1:-1]
+        return raw.encode("latin-1", "backslashreplace").decode("unicode_escape") if "\\" in raw else raw
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+# The tokens of the grammar, enough to tell literals from the rest (lark's own lexer is rebuilt per call).
+_TOKENS = re.compile(r"""(?P<string>'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")|(?P<quoted>`[^`]*`)"""
+                     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+                     r"|(?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|(?P<other>\S)")
+
+
+_KEYWORDS = frozenset(("and", "or", "not", "in", "like", "is", "null", "true", "false", "between"))
+
+
+def _literal_tokens(query: str) -> list[re.Match]:
+    return [m for m in _TOKENS.finditer(query) if m.lastgroup in ("string", "number")]
+
+
+def literals(query: str) -> tuple[tuple[Any, ...], list[Any]]:
+    """(shape, values): the query with its string and number literals taken out, and those literals.
+
+    Queries of one shape compile to the same SQL, with the literals as its parameters, so a query that
+    differs from a cached one only in its values (the usual case) costs a tokenization, no compile."""
+    shape: list[Any] = []
+    values: list[Any] = []
+    for m in _TOKENS.finditer(query):
+        if m.lastgroup in ("string", "number"):
+            value = _literal_value(m.group(), m.lastgroup == "string")
+            values.append(value)
+            shape.append(type(value).__name__)
+        else:
+            text = m.group()
+            shape.append(text.lower() if text.lower() in _KEYWORDS else text)  # names are case-sensitive
+    return tuple(shape), values
+
+
 def parse(query: str) -> Node:
     """The syntax tree of a filter query; InvalidArgumentError naming the position on a syntax error."""
     try:
@@ -203,4 +245,8 @@ def parse(query: str) -> Node:
                 f"Invalid `filter_query`: Syntax error: Unexpected end of expression {where}") from None
         raise errors.InvalidArgumentError(
             f"Invalid `filter_query`: Syntax error: Unexpected {str(found)!r} {where}") from None
-    return _ToAst().transform(tree)
+    slots = {m.start(): i for i, m in enumerate(_literal_tokens(query))}
+    try:
+        return _ToAst(slots).transform(tree)
+    except lark.exceptions.VisitError as exc:  # a literal the two tokenizers see differently
+        raise errors.InvalidArgumentError(f"Invalid `filter_query`: cannot read a literal: {exc.orig_exc}") from None

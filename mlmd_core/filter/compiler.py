@@ -8,11 +8,12 @@ parameters; no text of the query reaches the SQL.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, false, func, literal, not_, or_, select, true
+from sqlalchemy import and_, bindparam, false, func, literal, not_, or_, select, true
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.expression import ColumnClause
 
 from mlmd_core import errors
 from mlmd_core.filter import ast
@@ -76,18 +77,20 @@ def _type_name(t: Type) -> str:
 
 
 class _Compiler:
+    """Compiles against the node table itself; every join is an alias plus its ON condition."""
+
     def __init__(self, kind: NodeKind):
         self.kind = kind
-        self.root = kind.table.alias("table_0")
-        self.from_: Any = self.root
+        self.root = kind.table
         self.joined: dict[Any, Any] = {}
+        self.on: list[Any] = []
 
     def _join(self, key: Any, table: Any, on: Any) -> Any:
         """The alias joined under `key` (joined once, so the same alias means the same row)."""
         alias = self.joined.get(key)
         if alias is None:
             alias = table.alias(f"table_{len(self.joined) + 1}")
-            self.from_ = self.from_.join(alias, on(alias))
+            self.on.append(on(alias))
             self.joined[key] = alias
         return alias
 
@@ -149,6 +152,8 @@ class _Compiler:
             return Value(event.c[field], EVENT_TYPE if field == "type" else INT)
         link, mine, theirs = self._link(prefix)
         through = self._join((*key, "link"), link, lambda a: a.c[mine] == root.c.id)
+        if field == "id":  # the link row has it: no need to join the neighbour itself
+            return Value(through.c[theirs], INT)
         assert neighbour_kind is not None
         node = self._join(key, neighbour_kind.table, lambda a: a.c.id == through.c[theirs])
         if field == "type":
@@ -180,7 +185,8 @@ class _Compiler:
                 return Value(None, None)
             if isinstance(v, bool):
                 return Value(literal(v), BOOL)
-            return Value(literal(v), INT if isinstance(v, int) else DOUBLE if isinstance(v, float) else STRING)
+            sql = bindparam(f"filter_{node.slot}", v)  # bound per call from ast.literals()
+            return Value(sql, INT if isinstance(v, int) else DOUBLE if isinstance(v, float) else STRING)
         if isinstance(node, ast.Arith):
             left, right = self.value(node.left), self.value(node.right)
             if left.type not in NUMERIC or right.type not in NUMERIC:
@@ -291,18 +297,37 @@ class _Compiler:
         return value.sql == literal(True)
 
 
-@functools.lru_cache(maxsize=1024)
-def parse_cached(query: str) -> ast.Node:
-    return ast.parse(query)
+def parameters(query: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """(shape of the query, its literal values as the parameters of condition()'s SQL)."""
+    shape, values = ast.literals(query)
+    return shape, {f"filter_{i}": v for i, v in enumerate(values)}
 
 
-def matching_ids(kind: NodeKind, query: str) -> Any:
-    """SELECT of the ids of `kind` nodes that match the filter query; InvalidArgumentError if invalid."""
+def condition(kind: NodeKind, query: str) -> Any:
+    """The WHERE condition on kind.table that keeps the nodes matching the filter query
+    (InvalidArgumentError if the query is invalid).
+
+    The joins of a query hold together (one assignment of rows to all aliases must satisfy it), so they
+    go into one subquery. It is a correlated EXISTS, which lets a page stop scanning once it is full,
+    when every join can be probed by the node's id through an index; links to contexts
+    (Attribution/Association) are indexed by context first, so those queries use `id IN (SELECT ...)`,
+    which the database evaluates starting from the context side."""
     compiler = _Compiler(kind)
-    condition = compiler.predicate(parse_cached(query))
-    return select(compiler.root.c.id).select_from(compiler.from_).where(condition)
-
-
-def check(kind: NodeKind, query: str) -> None:
-    """Raises InvalidArgumentError if the query is not valid for this node kind."""
-    matching_ids(kind, query)
+    where = compiler.predicate(ast.parse(query))
+    if not compiler.on:
+        return where
+    link_key = next((key for key in compiler.joined if key[0] == "contexts_" and key[-1] == "link"), None)
+    if link_key is None:
+        return select(literal(1)).where(*compiler.on, where).exists()
+    clauses = [*compiler.on, where]
+    root, root_id = kind.table, kind.table.c.id
+    uses_root = any(isinstance(e, ColumnClause) and e.table is root and e is not root_id
+                    for clause in clauses for e in visitors.iterate(clause))
+    if uses_root:
+        return root_id.in_(select(root_id).where(*clauses).correlate(None))
+    # Only the node id is needed: take it from the link row, leaving the node table out of the subquery
+    # (with it, SQLite scans the whole link table instead of starting from the matching contexts).
+    node_id = compiler.joined[link_key].c["artifact_id" if kind is ARTIFACT else "execution_id"]
+    del clauses[list(compiler.joined).index(link_key)]  # the link's own "node_id = root.id"
+    clauses = [visitors.replacement_traverse(c, {}, lambda e: node_id if e is root_id else None) for c in clauses]
+    return root_id.in_(select(node_id).where(*clauses))

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from google.protobuf.message import DecodeError
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, or_
 
 from mlmd_core import errors
 from mlmd_core import filter as filter_query
@@ -49,12 +49,16 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
     t = kind.table
 
     query_text = options.filter_query.strip() if options is not None else ""
+    query_shape = None
+    if query_text:  # statements are cached per shape of the query; its values are parameters
+        query_shape, filter_params = filter_query.parameters(query_text)
+        params.update(filter_params)
 
     def where(query: Any, *extra: Any) -> Any:
         if condition is not None:
             query = query.where(condition(kind))
         if query_text:
-            query = query.where(t.c.id.in_(filter_query.matching_ids(kind, query_text)))
+            query = query.where(filter_query.condition(kind, query_text))
         return query.where(*extra) if extra else query
 
     if options is None:
@@ -110,10 +114,9 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
                     bindparam("listed", expanding=True)))))
         direction = (lambda c: c.asc()) if asc else (lambda c: c.desc())
         ordering = [direction(id_col)] if field == Field.ID else [direction(column), direction(id_col)]
-        page_select = select(t.c.id, t.c.create_time_since_epoch, t.c.last_update_time_since_epoch)
-        return where(page_select, *extra).order_by(*ordering).limit(bindparam("page_limit"))
+        return where(nodes.node_select(kind), *extra).order_by(*ordering).limit(bindparam("page_limit"))
 
-    q = call.q(("list_page", kind.name, key, field, asc, page, query_text), build)
+    q = call.q(("list_page", kind.name, key, field, asc, page, query_shape), build)
     size = options.max_result_size
     params["page_limit"] = min(size + 1, MAX_PAGE_ROWS)
     rows = call.all(q, params)
@@ -121,22 +124,21 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
     if len(rows) > size:
         rows = rows[:size]
         token = encode_token(_next_token(options, field, rows, previous))
-    found = nodes.load_by_ids(call, kind, [r[0] for r in rows])
-    return [found[r[0]] for r in rows if r[0] in found], token
+    return nodes.build(call, kind, rows), token
 
 
 def _next_token(options: pb.ListOperationOptions, field: int, rows: list[tuple],
                 previous: pb.ListOperationNextPageToken | None) -> pb.ListOperationNextPageToken:
     token = pb.ListOperationNextPageToken()
     last = rows[-1]
-    last_id, ctime, utime = last
+    last_id, ctime, utime = last[0], last[4], last[5]  # node_select columns
     if field == Field.ID:
         token.field_offset = token.id_offset = last_id
     elif field == Field.CREATE_TIME:
         token.field_offset, token.id_offset = ctime, last_id
     else:
         token.field_offset = utime
-        listed = [r[0] for r in rows if r[2] == utime]
+        listed = [r[0] for r in rows if r[5] == utime]
         if previous is not None and previous.field_offset == utime:
             listed = list(previous.listed_ids) + listed
         token.listed_ids.extend(listed)
