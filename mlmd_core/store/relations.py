@@ -82,7 +82,7 @@ def insert_events(call: Call, events: Sequence[pb.Event]) -> None:
 
 
 # ml-metadata's order (that of the SQLite index it reads through).
-_EVENT_ORDER = {"execution_id": lambda r: (r[2], r[0]), "artifact_id": lambda r: (r[1], r[2], r[3])}
+EVENT_ORDER = {"execution_id": lambda r: (r[2], r[0]), "artifact_id": lambda r: (r[1], r[2], r[3])}
 
 
 def get_events(call: Call, column: str, ids: Iterable[int]) -> list[pb.Event]:
@@ -93,7 +93,13 @@ def get_events(call: Call, column: str, ids: Iterable[int]) -> list[pb.Event]:
     rows: list[tuple] = []
     for chunk in call.chunked(sorted(set(ids))):
         rows.extend(call.all(q, {"ids": chunk}))
-    rows.sort(key=_EVENT_ORDER[column])
+    rows.sort(key=EVENT_ORDER[column])
+    return list(events_from_rows(call, rows).values())
+
+
+def events_from_rows(call: Call, rows: Sequence[tuple]) -> dict[int, pb.Event]:
+    """Event protos (with their paths) by event id, in row order, from (id, artifact_id, execution_id,
+    type, milliseconds_since_epoch) rows."""
     events: dict[int, pb.Event] = {}
     for event_id, artifact_id, execution_id, event_type, millis in rows:
         ev = pb.Event(artifact_id=artifact_id, execution_id=execution_id, type=event_type)
@@ -109,7 +115,7 @@ def get_events(call: Call, column: str, ids: Iterable[int]) -> list[pb.Event]:
                 step.index = index
             else:
                 step.key = key
-    return list(events.values())
+    return events
 
 
 # ------------------------------------------------------------------------ attributions and associations

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select
 from mlmd_core import errors
 from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.proto import metadata_store_service_pb2 as service_pb
-from mlmd_core.store import nodes, paging, relations, types
+from mlmd_core.store import lineage, nodes, paging, relations, types
 from mlmd_core.store.context import Call, TypeInfo
 from mlmd_core.store.engine import Database, map_db_error
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
@@ -427,11 +427,12 @@ def put_lineage_subgraph(call: Call, req: service_pb.PutLineageSubgraphRequest, 
 
 @rpc("GetLineageGraph")
 def get_lineage_graph(call: Call, req: Any, resp: Any) -> None:
-    raise errors.UnimplementedError("GetLineageGraph is not implemented yet.")
+    lineage.get_lineage_graph(call, req.options, resp)
 
 
 @rpc("GetLineageSubgraph")
 def get_lineage_subgraph(call: Call, req: Any, resp: Any) -> None:
-    raise errors.UnimplementedError("GetLineageSubgraph is not implemented yet.")
+    lineage.get_lineage_subgraph(call, req.lineage_subgraph_query_options, list(req.read_mask.paths),
+                                 resp.lineage_subgraph)
 
 

@@ -1,0 +1,262 @@
+"""Lineage traversal: GetLineageSubgraph (ml-metadata 1.17) and GetLineageGraph (1.14's semantics).
+
+Breadth-first and set-based: each hop is one query for the events of the whole frontier (plus one for
+the ending/boundary filter of the nodes it discovers), never a query per node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from mlmd_core import errors
+from mlmd_core import filter as filter_query
+from mlmd_core.proto import metadata_store_pb2 as pb
+from mlmd_core.store import nodes, relations, schema, types
+from mlmd_core.store.context import Call
+from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
+
+SUBGRAPH_MAX_HOPS = 100  # ml-metadata's kQueryLineageSubgraphMaxNumHops
+GRAPH_MAX_HOPS = 20
+MAX_STARTING_NODES = 101  # ml-metadata's LIMIT lets one more than the documented 100 through
+
+E = schema.event
+_INPUTS = (pb.Event.DECLARED_INPUT, pb.Event.INTERNAL_INPUT, pb.Event.INPUT)
+_OUTPUTS = (pb.Event.DECLARED_OUTPUT, pb.Event.INTERNAL_OUTPUT, pb.Event.PENDING_OUTPUT, pb.Event.OUTPUT)
+Direction = pb.LineageSubgraphQueryOptions.Direction
+
+
+def matching_ids(call: Call, kind: NodeKind, query: str, among: Iterable[int] | None = None,
+                 limit: int | None = None) -> list[int]:
+    """Ids (ascending) of `kind` nodes matching a filter query, optionally only among some ids."""
+    shape, params = filter_query.parameters(query)
+    t = kind.table
+    restricted = among is not None
+
+    def build() -> Any:
+        q = select(t.c.id).where(filter_query.condition(kind, query))
+        if restricted:
+            q = q.where(t.c.id.in_(bindparam("among", expanding=True)))
+        q = q.order_by(t.c.id)
+        return q.limit(bindparam("limit")) if limit is not None else q
+
+    stmt = call.q(("lineage_filter", kind.name, shape, restricted, limit is not None), build)
+    if limit is not None:
+        params["limit"] = limit
+    if not restricted:
+        return [r[0] for r in call.all(stmt, params)]
+    found: list[int] = []
+    for chunk in call.chunked(sorted(set(among))):  # type: ignore[arg-type]
+        found.extend(r[0] for r in call.all(stmt, {**params, "among": chunk}))
+    return sorted(found)
+
+
+def _events_of(call: Call, kind: NodeKind, ids: Sequence[int], event_types: tuple[int, ...] | None) -> list[tuple]:
+    """(event id, artifact id, execution id, type) of the events of these nodes, restricted to some types."""
+    column = E.c.artifact_id if kind is ARTIFACT else E.c.execution_id
+    typed = event_types is not None
+    stmt = call.q(("lineage_events", kind.name, typed), lambda: select(
+        E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type).where(
+        column.in_(bindparam("ids", expanding=True)),
+        *([E.c.type.in_(bindparam("types", expanding=True))] if typed else [])).order_by(E.c.id))
+    rows: list[tuple] = []
+    for chunk in call.chunked(list(ids)):
+        rows.extend(call.all(stmt, {"ids": chunk, **({"types": list(event_types)} if typed else {})}))
+    rows.sort(key=relations.EVENT_ORDER["artifact_id" if kind is ARTIFACT else "execution_id"])
+    return rows
+
+
+def _event_types(kind: NodeKind, direction: int) -> tuple[int, ...] | None:
+    """Which events lead on from a node of `kind` in this direction (None: all of them)."""
+    if direction == Direction.UPSTREAM:
+        return _OUTPUTS if kind is ARTIFACT else _INPUTS
+    if direction == Direction.DOWNSTREAM:
+        return _INPUTS if kind is ARTIFACT else _OUTPUTS
+    return None
+
+
+class _Walk:
+    """The nodes and events one traversal has reached."""
+
+    def __init__(self) -> None:
+        self.visited: dict[NodeKind, set[int]] = {ARTIFACT: set(), EXECUTION: set()}
+        self.kept: dict[NodeKind, list[int]] = {ARTIFACT: [], EXECUTION: []}
+        self.event_ids: list[int] = []
+        self._seen_events: set[int] = set()
+
+    def keep_event(self, event_id: int) -> None:
+        if event_id not in self._seen_events:
+            self._seen_events.add(event_id)
+            self.event_ids.append(event_id)
+
+
+def get_lineage_subgraph(call: Call, options: pb.LineageSubgraphQueryOptions, read_mask: Sequence[str],
+                         response: Any) -> None:
+    if not read_mask:
+        raise errors.InvalidArgumentError("read_mask must contain at least one path of LineageGraph.")
+    which = options.WhichOneof("starting_nodes")
+    if which is None:
+        raise errors.InvalidArgumentError("Missing arguments for listing starting nodes.")
+    start_query = getattr(options, which).filter_query
+    if not start_query.strip():
+        raise errors.InvalidArgumentError("Cannot list starting nodes if `filter_query` is unspecified.")
+    if options.max_num_hops < 0:
+        raise errors.InvalidArgumentError(f"max_num_hops cannot be negative: max_num_hops = {options.max_num_hops}")
+    hops = options.max_num_hops if options.HasField("max_num_hops") else SUBGRAPH_MAX_HOPS
+    hops = min(hops, SUBGRAPH_MAX_HOPS)
+    start_kind = ARTIFACT if which == "starting_artifacts" else EXECUTION
+    starting = matching_ids(call, start_kind, start_query, limit=MAX_STARTING_NODES)
+    if not starting:
+        raise errors.NotFoundError("Cannot find qualified nodes to start the traversal.")
+    ending = {ARTIFACT: options.ending_artifacts, EXECUTION: options.ending_executions}
+    direction = options.direction
+    bidirectional = direction not in (Direction.UPSTREAM, Direction.DOWNSTREAM)
+
+    walk = _Walk()
+    other = {ARTIFACT: EXECUTION, EXECUTION: ARTIFACT}
+
+    def split_ending(kind: NodeKind, ids: list[int]) -> tuple[list[int], set[int]]:
+        """(ids to expand further, ids that are ending nodes)."""
+        spec = ending[kind]
+        if not ids or not spec.filter_query.strip():
+            return ids, set()
+        ends = set(matching_ids(call, kind, spec.filter_query, among=ids))
+        return [i for i in ids if i not in ends], ends
+
+    frontier, ends = split_ending(start_kind, starting)
+    walk.visited[start_kind].update(starting)
+    walk.kept[start_kind].extend(i for i in starting if i not in ends or ending[start_kind].include_ending_nodes)
+    kind = start_kind
+    for _ in range(hops):
+        if not frontier:
+            break
+        next_kind = other[kind]
+        rows = _events_of(call, kind, frontier, _event_types(kind, direction))
+        own, far = (1, 2) if kind is ARTIFACT else (2, 1)
+        new: list[int] = []
+        seen_new: set[int] = set()
+        candidate_events: list[tuple[int, int]] = []  # (event id, far node id)
+        for row in rows:
+            far_id = row[far]
+            if far_id in walk.visited[next_kind]:
+                if not bidirectional:
+                    walk.keep_event(row[0])
+                continue
+            candidate_events.append((row[0], far_id))
+            if far_id not in seen_new:
+                seen_new.add(far_id)
+                new.append(far_id)
+        expand, new_ends = split_ending(next_kind, new)
+        include_ends = ending[next_kind].include_ending_nodes
+        for event_id, far_id in candidate_events:
+            if far_id not in new_ends or include_ends:
+                walk.keep_event(event_id)
+        walk.visited[next_kind].update(new)
+        walk.kept[next_kind].extend(i for i in new if i not in new_ends or include_ends)
+        frontier, kind = expand, next_kind
+    _fill_subgraph(call, walk, set(read_mask), response)
+
+
+def _fill_subgraph(call: Call, walk: _Walk, paths: set[str], graph: Any) -> None:
+    """The LineageGraph of a walk as ml-metadata's server answers: id-only nodes, full events and links."""
+    artifact_ids, execution_ids = sorted(walk.kept[ARTIFACT]), sorted(walk.kept[EXECUTION])
+    if "artifacts" in paths:
+        graph.artifacts.extend(pb.Artifact(id=i) for i in artifact_ids)
+    if "executions" in paths:
+        graph.executions.extend(pb.Execution(id=i) for i in execution_ids)
+    if "events" in paths and walk.event_ids:
+        by_id = _events_by_id(call, walk.event_ids)
+        graph.events.extend(by_id[i] for i in walk.event_ids if i in by_id)
+    attributions = _links(call, schema.attribution, "artifact_id", artifact_ids)
+    associations = _links(call, schema.association, "execution_id", execution_ids)
+    if "attributions" in paths:
+        graph.attributions.extend(pb.Attribution(artifact_id=n, context_id=c) for c, n in attributions)
+    if "associations" in paths:
+        graph.associations.extend(pb.Association(execution_id=n, context_id=c) for c, n in associations)
+    if "contexts" in paths:
+        context_ids = sorted({c for c, _ in attributions} | {c for c, _ in associations})
+        graph.contexts.extend(pb.Context(id=i) for i in context_ids)
+    for field, kind in (("artifact_types", ARTIFACT), ("execution_types", EXECUTION), ("context_types", CONTEXT)):
+        if field in paths:
+            getattr(graph, field).extend(types.get_types(call, kind))
+
+
+def _events_by_id(call: Call, event_ids: Sequence[int]) -> dict[int, pb.Event]:
+    stmt = call.q("events_by_id", lambda: select(
+        E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch).where(
+        E.c.id.in_(bindparam("ids", expanding=True))))
+    rows = [row for chunk in call.chunked(sorted(event_ids)) for row in call.all(stmt, {"ids": chunk})]
+    return relations.events_from_rows(call, rows)
+
+
+def _links(call: Call, table: Any, column: str, ids: Sequence[int]) -> list[tuple[int, int]]:
+    """(context id, node id) of the links of these nodes, in link id order."""
+    stmt = call.q(("lineage_links", table.name), lambda: select(table.c.id, table.c.context_id, table.c[column]).where(
+        table.c[column].in_(bindparam("ids", expanding=True))))
+    rows = sorted(row for chunk in call.chunked(list(ids)) for row in call.all(stmt, {"ids": chunk}))
+    return [(r[1], r[2]) for r in rows]
+
+
+# ------------------------------------------------------------------------------------- GetLineageGraph
+
+
+def get_lineage_graph(call: Call, options: pb.LineageGraphQueryOptions, response: Any) -> None:
+    """ml-metadata 1.14's GetLineageGraph (1.17's server dropped it): a bidirectional walk from the
+    artifacts `artifacts_options` selects, within `stop_conditions`, at most `max_node_size` nodes."""
+    from mlmd_core.store import paging
+
+    if options.WhichOneof("query_nodes") != "artifacts_options":
+        raise errors.InvalidArgumentError("Missing query_nodes conditions")
+    stop = options.stop_conditions
+    if stop.max_num_hops < 0:
+        raise errors.InvalidArgumentError(f"max_num_hops cannot be negative: max_num_hops = {stop.max_num_hops}")
+    hops = min(stop.max_num_hops if stop.HasField("max_num_hops") else GRAPH_MAX_HOPS, GRAPH_MAX_HOPS)
+    budget = options.max_node_size if options.max_node_size > 0 else None
+    starting, _ = paging.list_nodes(call, ARTIFACT, options.artifacts_options, "all", None)
+    if not starting:
+        raise errors.NotFoundError("No artifacts found for the query_nodes conditions.")
+    boundary = {ARTIFACT: stop.boundary_artifacts, EXECUTION: stop.boundary_executions}
+
+    def within(kind: NodeKind, ids: list[int]) -> list[int]:
+        query = boundary[kind].strip()
+        if not ids or not query:
+            return ids
+        keep = set(matching_ids(call, kind, query, among=ids))
+        return [i for i in ids if i in keep]
+
+    start_ids = within(ARTIFACT, [a.id for a in starting])
+    if budget is not None:
+        start_ids = start_ids[:budget]
+    walk = _Walk()
+    walk.visited[ARTIFACT].update(start_ids)
+    walk.kept[ARTIFACT].extend(start_ids)
+    count = len(start_ids)
+    frontier, kind = start_ids, ARTIFACT
+    for _ in range(hops):
+        if not frontier or (budget is not None and count >= budget):
+            break
+        next_kind = EXECUTION if kind is ARTIFACT else ARTIFACT
+        rows = _events_of(call, kind, frontier, None)
+        far = 2 if kind is ARTIFACT else 1
+        new = list(dict.fromkeys(r[far] for r in rows if r[far] not in walk.visited[next_kind]))
+        new = within(next_kind, new)
+        if budget is not None:
+            new = new[: budget - count]
+        count += len(new)
+        walk.visited[next_kind].update(new)
+        walk.kept[next_kind].extend(new)
+        frontier, kind = new, next_kind
+    kept_artifacts, kept_executions = set(walk.kept[ARTIFACT]), set(walk.kept[EXECUTION])
+    for row in _events_of(call, ARTIFACT, sorted(kept_artifacts), None):
+        if row[2] in kept_executions:
+            walk.keep_event(row[0])
+    graph = response.subgraph
+    graph.artifacts.extend(nodes.load_by_ids(call, ARTIFACT, kept_artifacts).values())
+    graph.executions.extend(nodes.load_by_ids(call, EXECUTION, kept_executions).values())
+    by_id = _events_by_id(call, walk.event_ids)
+    graph.events.extend(by_id[i] for i in sorted(by_id))
+    graph.artifact_types.extend(types.get_types(call, ARTIFACT))
+    graph.execution_types.extend(types.get_types(call, EXECUTION))
+    graph.context_types.extend(types.get_types(call, CONTEXT))
