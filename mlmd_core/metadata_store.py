@@ -554,6 +554,17 @@ class MetadataStore:
         return graph
 
 
+    def get_lineage_graph(self, query_options: pb.LineageGraphQueryOptions,
+                          extra_options: Optional[ExtraOptions] = None) -> pb.LineageGraph:
+        """The lineage around the artifacts `query_options.artifacts_options` selects, within its stop
+        conditions and max_node_size: full artifacts, executions and events, plus all types.
+
+        ml-metadata 1.17 has no such method (its server answers UNIMPLEMENTED); this is the RPC of
+        earlier releases, which TFX-era code calls."""
+        request = service_pb.GetLineageGraphRequest(options=query_options)
+        return self._call("GetLineageGraph", request).subgraph
+
+
 def downgrade_schema(config: pb.ConnectionConfig, downgrade_to_schema_version: int) -> None:
     """Downgrades the database schema to an older version (for going back to an older ml-metadata)."""
     if downgrade_to_schema_version < 0:

@@ -36,3 +36,13 @@ def test_quickstart_example_runs(tmp_path: Path) -> None:
     assert "which read artifacts: ['path/to/data']" in result.stdout
     assert "model produced by execution: [1]" in result.stdout
     assert store_file.exists()
+
+
+def test_lineage_example_runs() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "lineage.py")], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "provenance of the model: ['config', 'raw']" in result.stdout
+    assert "impact of the raw data: ['clean', 'model', 'metrics']" in result.stdout
+    assert "run-1: 4 executions, 5 artifacts, 9 edges; external: []" in result.stdout
+    assert "get_lineage_graph, 2 hops from the metrics: ['clean', 'metrics', 'model'] ['evaluate']" in result.stdout
