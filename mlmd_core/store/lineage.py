@@ -19,7 +19,7 @@ from mlmd_core.store.context import Call
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 
 SUBGRAPH_MAX_HOPS = 100  # ml-metadata's kQueryLineageSubgraphMaxNumHops
-GRAPH_MAX_HOPS = 20
+GRAPH_DEFAULT_HOPS = 20  # ml-metadata 1.14's default (it also capped at 20; we cap as the subgraph does)
 MAX_STARTING_NODES = 101  # ml-metadata's LIMIT lets one more than the documented 100 through
 
 E = schema.event
@@ -54,11 +54,12 @@ def matching_ids(call: Call, kind: NodeKind, query: str, among: Iterable[int] | 
 
 
 def _events_of(call: Call, kind: NodeKind, ids: Sequence[int], event_types: tuple[int, ...] | None) -> list[tuple]:
-    """(event id, artifact id, execution id, type) of the events of these nodes, restricted to some types."""
+    """(event id, artifact id, execution id, type, milliseconds) of the events of these nodes, restricted to
+    some types, in ml-metadata's order."""
     column = E.c.artifact_id if kind is ARTIFACT else E.c.execution_id
     typed = event_types is not None
     stmt = call.q(("lineage_events", kind.name, typed), lambda: select(
-        E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type).where(
+        E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch).where(
         column.in_(bindparam("ids", expanding=True)),
         *([E.c.type.in_(bindparam("types", expanding=True))] if typed else [])).order_by(E.c.id))
     rows: list[tuple] = []
@@ -83,13 +84,10 @@ class _Walk:
     def __init__(self) -> None:
         self.visited: dict[NodeKind, set[int]] = {ARTIFACT: set(), EXECUTION: set()}
         self.kept: dict[NodeKind, list[int]] = {ARTIFACT: [], EXECUTION: []}
-        self.event_ids: list[int] = []
-        self._seen_events: set[int] = set()
+        self.events: dict[int, tuple] = {}  # event rows by id, in the order the walk met them
 
-    def keep_event(self, event_id: int) -> None:
-        if event_id not in self._seen_events:
-            self._seen_events.add(event_id)
-            self.event_ids.append(event_id)
+    def keep_event(self, row: tuple) -> None:
+        self.events.setdefault(row[0], row)
 
 
 def get_lineage_subgraph(call: Call, options: pb.LineageSubgraphQueryOptions, read_mask: Sequence[str],
@@ -114,6 +112,10 @@ def get_lineage_subgraph(call: Call, options: pb.LineageSubgraphQueryOptions, re
     direction = options.direction
     bidirectional = direction not in (Direction.UPSTREAM, Direction.DOWNSTREAM)
 
+    if call.dialect_name == "sqlite" and not bidirectional and not any(
+            e.filter_query.strip() for e in ending.values()):
+        _fill_subgraph(call, _directional_walk(call, start_kind, starting, direction, hops), set(read_mask), response)
+        return
     walk = _Walk()
     other = {ARTIFACT: EXECUTION, EXECUTION: ARTIFACT}
 
@@ -142,21 +144,64 @@ def get_lineage_subgraph(call: Call, options: pb.LineageSubgraphQueryOptions, re
             far_id = row[far]
             if far_id in walk.visited[next_kind]:
                 if not bidirectional:
-                    walk.keep_event(row[0])
+                    walk.keep_event(row)
                 continue
-            candidate_events.append((row[0], far_id))
+            candidate_events.append((row, far_id))
             if far_id not in seen_new:
                 seen_new.add(far_id)
                 new.append(far_id)
         expand, new_ends = split_ending(next_kind, new)
         include_ends = ending[next_kind].include_ending_nodes
-        for event_id, far_id in candidate_events:
+        for row, far_id in candidate_events:
             if far_id not in new_ends or include_ends:
-                walk.keep_event(event_id)
+                walk.keep_event(row)
         walk.visited[next_kind].update(new)
         walk.kept[next_kind].extend(i for i in new if i not in new_ends or include_ends)
         frontier, kind = expand, next_kind
     _fill_subgraph(call, walk, set(read_mask), response)
+
+
+_WALK_SQL = """WITH RECURSIVE walk(is_artifact, id, depth) AS (
+  SELECT :start_is_artifact, id, 0 FROM {start_table} WHERE id IN :start
+  UNION
+  SELECT 0, e.execution_id, w.depth + 1 FROM walk w JOIN "Event" e ON e.artifact_id = w.id
+   WHERE w.is_artifact = 1 AND e.type IN :artifact_event_types AND w.depth < :hops
+  UNION
+  SELECT 1, e.artifact_id, w.depth + 1 FROM walk w JOIN "Event" e ON e.execution_id = w.id
+   WHERE w.is_artifact = 0 AND e.type IN :execution_event_types AND w.depth < :hops
+)
+SELECT is_artifact, id, MIN(depth) FROM walk GROUP BY is_artifact, id"""
+
+
+def _directional_walk(call: Call, start_kind: NodeKind, starting: list[int], direction: int, hops: int) -> _Walk:
+    """An UPSTREAM or DOWNSTREAM walk without ending nodes in one recursive query (SQLite): the same
+    nodes and events, in the same order, as the hop-by-hop walk, which costs a query per hop."""
+    from sqlalchemy import text
+
+    stmt = call.q(("lineage_walk", start_kind.name), lambda: text(
+        _WALK_SQL.format(start_table=f'"{start_kind.label}"')).bindparams(
+        bindparam("start", expanding=True), bindparam("artifact_event_types", expanding=True),
+        bindparam("execution_event_types", expanding=True)))
+    rows = call.all(stmt, {"start_is_artifact": int(start_kind is ARTIFACT), "start": starting, "hops": hops,
+                           "artifact_event_types": list(_event_types(ARTIFACT, direction) or ()),
+                           "execution_event_types": list(_event_types(EXECUTION, direction) or ())})
+    walk = _Walk()
+    depth_of: dict[NodeKind, dict[int, int]] = {ARTIFACT: {}, EXECUTION: {}}
+    for is_artifact, node_id, depth in sorted(rows, key=lambda r: (r[2], r[1])):
+        kind = ARTIFACT if is_artifact else EXECUTION
+        walk.visited[kind].add(node_id)
+        walk.kept[kind].append(node_id)
+        if depth < hops:
+            depth_of[kind][node_id] = depth
+    events: list[tuple[int, tuple]] = []
+    for kind, depths in depth_of.items():
+        own = 1 if kind is ARTIFACT else 2
+        rows = _events_of(call, kind, list(depths), _event_types(kind, direction))
+        events.extend((depths[row[own]], row) for row in rows)
+    events.sort(key=lambda e: e[0])  # stable: the order the hop-by-hop walk meets them
+    for _, row in events:
+        walk.keep_event(row)
+    return walk
 
 
 def _fill_subgraph(call: Call, walk: _Walk, paths: set[str], graph: Any) -> None:
@@ -166,11 +211,11 @@ def _fill_subgraph(call: Call, walk: _Walk, paths: set[str], graph: Any) -> None
         graph.artifacts.extend(pb.Artifact(id=i) for i in artifact_ids)
     if "executions" in paths:
         graph.executions.extend(pb.Execution(id=i) for i in execution_ids)
-    if "events" in paths and walk.event_ids:
-        by_id = _events_by_id(call, walk.event_ids)
-        graph.events.extend(by_id[i] for i in walk.event_ids if i in by_id)
-    attributions = _links(call, schema.attribution, "artifact_id", artifact_ids)
-    associations = _links(call, schema.association, "execution_id", execution_ids)
+    if "events" in paths and walk.events:
+        graph.events.extend(relations.events_from_rows(call, list(walk.events.values())).values())
+    wants_links = bool(paths & {"attributions", "associations", "contexts"})
+    attributions = _links(call, schema.attribution, "artifact_id", artifact_ids) if wants_links else []
+    associations = _links(call, schema.association, "execution_id", execution_ids) if wants_links else []
     if "attributions" in paths:
         graph.attributions.extend(pb.Attribution(artifact_id=n, context_id=c) for c, n in attributions)
     if "associations" in paths:
@@ -181,14 +226,6 @@ def _fill_subgraph(call: Call, walk: _Walk, paths: set[str], graph: Any) -> None
     for field, kind in (("artifact_types", ARTIFACT), ("execution_types", EXECUTION), ("context_types", CONTEXT)):
         if field in paths:
             getattr(graph, field).extend(types.get_types(call, kind))
-
-
-def _events_by_id(call: Call, event_ids: Sequence[int]) -> dict[int, pb.Event]:
-    stmt = call.q("events_by_id", lambda: select(
-        E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch).where(
-        E.c.id.in_(bindparam("ids", expanding=True))))
-    rows = [row for chunk in call.chunked(sorted(event_ids)) for row in call.all(stmt, {"ids": chunk})]
-    return relations.events_from_rows(call, rows)
 
 
 def _links(call: Call, table: Any, column: str, ids: Sequence[int]) -> list[tuple[int, int]]:
@@ -212,8 +249,10 @@ def get_lineage_graph(call: Call, options: pb.LineageGraphQueryOptions, response
     stop = options.stop_conditions
     if stop.max_num_hops < 0:
         raise errors.InvalidArgumentError(f"max_num_hops cannot be negative: max_num_hops = {stop.max_num_hops}")
-    hops = min(stop.max_num_hops if stop.HasField("max_num_hops") else GRAPH_MAX_HOPS, GRAPH_MAX_HOPS)
-    budget = options.max_node_size if options.max_node_size > 0 else None
+    hops = min(stop.max_num_hops if stop.HasField("max_num_hops") else GRAPH_DEFAULT_HOPS, SUBGRAPH_MAX_HOPS)
+    # max_node_size caps the nodes only when set (ml-metadata 1.14 applied the proto default of 20
+    # silently, which cut most graphs short); <= 0 means no cap.
+    budget = options.max_node_size if options.HasField("max_node_size") and options.max_node_size > 0 else None
     starting, _ = paging.list_nodes(call, ARTIFACT, options.artifacts_options, "all", None)
     if not starting:
         raise errors.NotFoundError("No artifacts found for the query_nodes conditions.")
@@ -251,12 +290,12 @@ def get_lineage_graph(call: Call, options: pb.LineageGraphQueryOptions, response
     kept_artifacts, kept_executions = set(walk.kept[ARTIFACT]), set(walk.kept[EXECUTION])
     for row in _events_of(call, ARTIFACT, sorted(kept_artifacts), None):
         if row[2] in kept_executions:
-            walk.keep_event(row[0])
+            walk.keep_event(row)
     graph = response.subgraph
     graph.artifacts.extend(nodes.load_by_ids(call, ARTIFACT, kept_artifacts).values())
     graph.executions.extend(nodes.load_by_ids(call, EXECUTION, kept_executions).values())
-    by_id = _events_by_id(call, walk.event_ids)
-    graph.events.extend(by_id[i] for i in sorted(by_id))
+    by_id = relations.events_from_rows(call, [walk.events[i] for i in sorted(walk.events)])
+    graph.events.extend(by_id.values())
     graph.artifact_types.extend(types.get_types(call, ARTIFACT))
     graph.execution_types.extend(types.get_types(call, EXECUTION))
     graph.context_types.extend(types.get_types(call, CONTEXT))
