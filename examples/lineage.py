@@ -19,7 +19,9 @@ def build(store: mlmd.MetadataStore) -> dict[str, int]:
     run = pb.Context(type_id=run_type, name="run-1")
 
     def execute(name: str, inputs: list[str], outputs: list[tuple[str, int, str]]) -> None:
-        pairs = [(pb.Artifact(id=ids[i]), pb.Event(type=pb.Event.INPUT)) for i in inputs]
+        # put_execution writes the artifacts it is given in full, so inputs go in as stored, not as bare ids
+        stored = store.get_artifacts_by_id([ids[i] for i in inputs])
+        pairs = [(a, pb.Event(type=pb.Event.INPUT)) for a in sorted(stored, key=lambda a: inputs.index(a.name))]
         pairs += [(pb.Artifact(type_id=t, name=o, uri=uri), pb.Event(type=pb.Event.OUTPUT)) for o, t, uri in outputs]
         execution = pb.Execution(type_id=step, name=name, last_known_state=pb.Execution.COMPLETE)
         _, artifact_ids, [ids["run"]] = store.put_execution(execution, pairs, [run],

@@ -75,7 +75,8 @@ class Graph:
         for n in self.nodes.values():
             shape = "ellipse" if n.kind == "artifact" else "box"
             style = ", style=dashed" if n.external else ""
-            lines.append(f"  {_dot_id(n.key)} [label={json.dumps(n.type + ': ' + n.label)}, shape={shape}{style}];")
+            label = json.dumps(n.type + ": " + n.label, ensure_ascii=False)
+            lines.append(f"  {_dot_id(n.key)} [label={label}, shape={shape}{style}];")
         for e in self.edges:
             lines.append(f"  {_dot_id(e.source)} -> {_dot_id(e.target)} [label={json.dumps(e.event)}];")
         lines.append("}")
@@ -85,7 +86,7 @@ class Graph:
         """A Mermaid flowchart, left to right; artifacts rounded, executions square."""
         lines = ["flowchart LR"]
         for n in self.nodes.values():
-            text = (n.type + ": " + n.label).replace('"', "#quot;")
+            text = (n.type + ": " + n.label).replace('"', "#quot;").replace("\r", "").replace("\n", "<br>")
             lines.append(f'  {_dot_id(n.key)}(["{text}"])' if n.kind == "artifact" else f'  {_dot_id(n.key)}["{text}"]')
         for e in self.edges:
             lines.append(f"  {_dot_id(e.source)} -->|{e.event}| {_dot_id(e.target)}")
@@ -153,11 +154,25 @@ def downstream(store: MetadataStore, artifact_id: int, max_hops: int = 100) -> G
 def provenance(store: MetadataStore, artifact_id: int, max_hops: int = 100) -> list[Node]:
     """The artifacts at the roots of an artifact's lineage: those made from no other artifact (no
     producer, or a producer that read nothing, like an ingest step). The source data of a model, say."""
-    graph = upstream(store, artifact_id, max_hops)
+    # Two hops more than asked, so an artifact at the horizon is judged by its producer's inputs.
+    graph = upstream(store, artifact_id, max_hops + 2)
     readers = {e.target for e in graph.edges if e.source.startswith("artifact:")}  # executions with inputs
     derived = {e.target for e in graph.edges if e.source in readers}
-    return sorted((n for n in graph.artifacts() if n.key not in derived and n.id != artifact_id),
+    within = _hops_upstream(graph, f"artifact:{artifact_id}", max_hops)
+    return sorted((n for n in graph.artifacts() if n.key in within and n.key not in derived and n.id != artifact_id),
                   key=lambda n: n.id)
+
+
+def _hops_upstream(graph: Graph, start: str, max_hops: int) -> set[str]:
+    """The keys of the nodes at most max_hops edges upstream of `start`."""
+    sources: dict[str, list[str]] = {}
+    for e in graph.edges:
+        sources.setdefault(e.target, []).append(e.source)
+    reached, frontier = {start}, [start]
+    for _ in range(max_hops):
+        frontier = [s for key in frontier for s in sources.get(key, ()) if s not in reached]
+        reached.update(frontier)
+    return reached
 
 
 def impact(store: MetadataStore, artifact_id: int, max_hops: int = 100) -> list[Node]:

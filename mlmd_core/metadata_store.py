@@ -523,7 +523,7 @@ class MetadataStore:
                              field_mask_paths: Optional[Sequence[str]] = None,
                              extra_options: Optional[ExtraOptions] = None) -> pb.LineageGraph:
         """The lineage subgraph reached from the starting nodes, hydrated as ml-metadata's client does."""
-        if field_mask_paths is None:
+        if not field_mask_paths:  # as ml-metadata: empty means everything
             field_mask_paths = [f.name for f in pb.LineageGraph.DESCRIPTOR.fields]
         request = service_pb.GetLineageSubgraphRequest(lineage_subgraph_query_options=query_options)
         request.read_mask.paths.extend(p for p in field_mask_paths if not p.endswith("_types"))
@@ -548,9 +548,9 @@ class MetadataStore:
                 graph.contexts.extend(contexts)
             if "context_types" in paths:
                 graph.context_types.extend(self.get_context_types_by_id({c.type_id for c in contexts}))
-        graph.events.extend(skeleton.events)
-        graph.attributions.extend(skeleton.attributions)
-        graph.associations.extend(skeleton.associations)
+        for edges in ("events", "associations", "attributions"):
+            if edges in paths:
+                getattr(graph, edges).extend(getattr(skeleton, edges))
         return graph
 
 

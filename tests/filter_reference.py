@@ -27,6 +27,8 @@ EVENT_TYPES = {"DECLARED_OUTPUT": 1, "DECLARED_INPUT": 2, "INPUT": 3, "OUTPUT": 
 ENUMS = {"state": ARTIFACT_STATES, "last_known_state": EXECUTION_STATES, "event_type": EVENT_TYPES}
 
 
+_FIELD_TYPES = {"int_value": "INT", "double_value": "DOUBLE", "string_value": "STRING", "bool_value": "BOOL"}
+
 # ------------------------------------------------------------------------------------------ the model
 
 
@@ -57,7 +59,7 @@ class Prop:
 
     @property
     def type(self) -> str:
-        return {"int_value": "INT", "double_value": "DOUBLE", "string_value": "STRING", "bool_value": "BOOL"}[self.field]
+        return _FIELD_TYPES[self.field]
 
 
 @dataclass(frozen=True)

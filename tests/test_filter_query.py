@@ -353,8 +353,8 @@ PROPERTIES = [
     (E, "NOT (custom_properties.tag.string_value = 'red')", "e3"),
     (A, "custom_properties.tag.string_value IS NULL", ""), (A, "custom_properties.tag.int_value IS NULL", "a1 a2 A3"),
     # back-quoted names
-    (A, "custom_properties.`my prop`.int_value > 15", "a2 a5"), (A, "custom_properties.`my prop`.int_value > 0",
-                                                                 "a1 a2 a5"),
+    (A, "custom_properties.`my prop`.int_value > 15", "a2 a5"),
+    (A, "custom_properties.`my prop`.int_value > 0", "a1 a2 a5"),
     (A, "custom_properties.`my:custom.property`.bool_value = true", "a1"),
     (A, "custom_properties.`my:custom.property`.bool_value", "a1"), (A, "properties.`i`.int_value = 1", "a1"),
     (A, "properties.`my prop`.int_value > 0", ""),
@@ -408,8 +408,8 @@ NEIGHBOURS = [
     (C, "executions_a.type = 'Evaluator'", "r2"), (C, "executions_a.type = 'Trainer'", "r1 r2 p1 solo"),
     (C, "executions_a.create_time_since_epoch >= {c_e2}", "r1 r2 solo"),
     (C, "executions_a.last_update_time_since_epoch = {u_e1}", "r1 p1"),
-    (C, "artifacts_c.id = {a1} and name = 'p1'", "p1"), (C, "executions_c.id = {e1} and artifacts_a.id = {a1}",
-                                                         "r1 p1"),
+    (C, "artifacts_c.id = {a1} and name = 'p1'", "p1"),
+    (C, "executions_c.id = {e1} and artifacts_a.id = {a1}", "r1 p1"),
     (C, "artifacts_x.uri = '' AND executions_y.name = 'e2'", "r2 solo"),
     (C, "artifacts_x.name = 'a2' AND executions_x.name = 'e3'", "r2"),
     # parent_contexts_ / child_contexts_ on contexts
@@ -466,13 +466,14 @@ ENUMS = [
     (A, "uri LIKE 'gs%' OR state = LIVE", "a1 a4"), (A, "uri LIKE '%' and type_id = {t_model} AND state IS NULL", "A3"),
     (A, "uri LIKE '%' and type = 'DataSet' AND (state = LIVE OR state = DELETED)", "a1 a2"),
     (A, "uri LIKE '%' and type = 'Model' and state != LIVE", "A3 a5"),
-    (E, "last_known_state = COMPLETE", "e1"), (E, "last_known_state = FAILED", "e3"), (E, "last_known_state = NEW", "e4"),
+    (E, "last_known_state = COMPLETE", "e1"), (E, "last_known_state = FAILED", "e3"),
+    (E, "last_known_state = NEW", "e4"),
     (E, "last_known_state = UNKNOWN", ""), (E, "last_known_state = RUNNING", ""), (E, "last_known_state = CACHED", ""),
     (E, "last_known_state = CANCELED", ""), (E, "last_known_state IS NULL", "e2"),
     (E, "last_known_state != COMPLETE", "e2 e3 e4"), (E, "last_known_state IN (COMPLETE, NEW)", "e1 e4"),
     (E, "last_known_state NOT IN (COMPLETE, NEW)", "e2 e3"), (E, "NOT (last_known_state = COMPLETE)", "e3 e4"),
-    (E, "NOT (last_known_state NOT IN (COMPLETE))", "e1"), (E, "(last_known_state = COMPLETE OR last_known_state = NEW)",
-                                                            "e1 e4"),
+    (E, "NOT (last_known_state NOT IN (COMPLETE))", "e1"),
+    (E, "(last_known_state = COMPLETE OR last_known_state = NEW)", "e1 e4"),
     (E, "type_id = {t_trainer} AND last_known_state != COMPLETE", "e2"),
     (E, "last_known_state = COMPLETE OR name = 'e2'", "e1 e2"),
     # events_x.type: no NULLs, but the join still needs an event (a4, e4 have none)
@@ -485,7 +486,8 @@ ENUMS = [
     (C, "artifacts_a.state IN (LIVE)", "r1 p1"), (C, "artifacts_a.state = LIVE AND artifacts_b.state = DELETED", "r1"),
     (C, "artifacts_a.state = LIVE OR artifacts_b.state = DELETED", "r1 r2 p1"),
     (C, "artifacts_a.state = LIVE AND artifacts_a.state = DELETED", ""),
-    (C, "executions_a.last_known_state = COMPLETE", "r1 p1"), (C, "executions_a.last_known_state IS NULL", "r1 r2 solo"),
+    (C, "executions_a.last_known_state = COMPLETE", "r1 p1"),
+    (C, "executions_a.last_known_state IS NULL", "r1 r2 solo"),
     (C, "executions_a.last_known_state IN (COMPLETE, FAILED)", "r1 r2 p1"),
     (C, "executions_a.last_known_state = UNKNOWN", ""),
 ]
@@ -610,6 +612,40 @@ def test_results_are_distinct(data):
     assert seen == ["a1", "a2", "A3", "a5"]
 
 
+def test_properties_and_custom_properties_are_separate_maps(data):
+    # a4 has property i = 3 and custom property i = 100
+    _check(data, A, "properties.i.int_value = 3", "a4")
+    _check(data, A, "custom_properties.i.int_value = 3", "")
+    _check(data, A, "custom_properties.i.int_value = 100", "a4")
+    _check(data, A, "properties.i.int_value = 100", "")
+    _check(data, A, "properties.i.int_value = 3 AND custom_properties.i.int_value = 100", "a4")
+    _check(data, A, "custom_properties.tag.string_value IS NOT NULL AND properties.tag.string_value IS NULL", "")
+
+
+def test_uri_is_never_null(data):
+    _check(data, A, "uri IS NULL", "")
+    _check(data, A, "uri = ''", "A3")
+    _check(data, A, "NOT (uri IS NOT NULL)", "")
+    _check(data, C, "artifacts_a.uri IS NULL", "")
+    _check(data, C, "artifacts_a.uri = ''", "r2 solo")
+
+
+def test_equality_is_case_sensitive_and_like_is_not(data):
+    _check(data, A, "type = 'dataset'", "")
+    _check(data, A, "type LIKE 'dataset'", "a1 a2 a4 a6")
+    _check(data, A, "uri LIKE 'GS://%'", "a1 a4")
+    _check(data, A, "uri = 'GS://bucket/a1'", "")
+    _check(data, A, "custom_properties.tag.string_value = 'red'", "a1")
+    _check(data, A, "custom_properties.tag.string_value LIKE 'RED'", "a1 A3")
+
+
+def test_type_matches_the_name_across_versions(data):
+    # a2's type is DataSet version v2, the others DataSet without a version
+    _check(data, A, "type = 'DataSet'", "a1 a2 a4 a6")
+    _check(data, A, "type = 'DataSet' AND type_id = {t_ds2}", "a2")
+    _check(data, C, "artifacts_a.type = 'DataSet' AND artifacts_a.id = {a2}", "r1 r2")
+
+
 def test_distinct_with_limit_and_descending_order(data):
     got = data.run(A, "contexts_a.id > 0 AND events_0.type IS NOT NULL", limit=3, is_asc=False)
     assert got == ["a5", "A3", "a2"]
@@ -680,6 +716,11 @@ def test_examples_3_to_15(data):
     _check(data, A, "uri = '/data/a2' and type_id = {t_ds2} and create_time_since_epoch = {c_a2}", "a2")
     # 4: executions of a context
     _check(data, E, "contexts_a.name='r2'", "e2 e3")
+    # 7, 8
+    _check(data, A, "uri LIKE '/data/%' OR state = LIVE", "a1 a2 a5")
+    _check(data, A, "uri LIKE '%' and type_id = {t_model} AND state IS NULL", "A3")
+    _check(data, A, "uri LIKE '%' and type = 'DataSet' AND (state = LIVE OR state = DELETED)", "a1 a2")
+    _check(data, A, "uri LIKE '%' and type = 'Model' and state != LIVE", "A3 a5")
     # 9
     _check(data, A, "NOT(id = {a1})", "a2 A3 a4 a5 a6")
     _check(data, A, "id IN ({a1}, {a5})", "a1 a5")
@@ -689,10 +730,19 @@ def test_examples_3_to_15(data):
     _check(data, A, "events_0.type = INPUT OR events_0.type = OUTPUT", "a1 a2 a6")
     _check(data, A, "events_0.type = OUTPUT AND events_0.milliseconds_since_epoch = 6000", "a6")
     _check(data, E, "events_0.artifact_id = {a6} AND events_0.type = OUTPUT", "e2")
+    _check(data, E, "type_id = {t_trainer} AND last_known_state != COMPLETE", "e2")
+    _check(data, E, "(last_known_state = COMPLETE OR last_known_state = NEW)", "e1 e4")
     # 12
     _check(data, A, "uri IS NOT NULL AND type = 'DataSet' AND contexts_c.name = 'r1' AND contexts_c.type = 'Run'",
            "a1 a2")
     _check(data, A, "contexts_c.name LIKE '%' AND contexts_c.type = 'Pipeline'", "a1 A3")
+    # 14
+    _check(data, C, "artifacts_c.id = {a1} and name = 'p1'", "p1")
+    _check(data, C, "executions_c.id = {e2} and artifacts_a.id = {A3}", "r2 solo")
+    _check(data, C, "parent_contexts_c.name = 'p1'", "r1 r2")
+    _check(data, C, "child_contexts_c.type = 'Run'", "r1 p1")
+    _check(data, C, "parent_contexts_c.type = 'Pipeline' AND custom_properties.owner.string_value = 'bob'", "r2")
+    _check(data, C, "properties.s.string_value LIKE 'x%'", "r1")
     # 15
     _check(data, A, "custom_properties.`my prop`.int_value > 0", "a1 a2 a5")
     _check(data, A, "type = 'DataSet' AND (contexts_a.type = 'Run' AND contexts_a.name = 'r1') AND "
@@ -923,13 +973,14 @@ ERRORS = [
     (A, "id = 1)", r"Syntax error.*\[at 1:7\]"), (A, "(id = 1", r"Syntax error"),
     (A, "()", r"Syntax error.*\[at 1:2\]"), (A, ")", r"Syntax error.*\[at 1:1\]"),
     (A, "name = 'unterminated", r"Syntax error.*\[at 1:8\]"), (A, "name = \"a1'", r"Syntax error.*\[at 1:8\]"),
-    (A, "properties.0:b.int_value = 1", r"Syntax error"), (A, "custom_properties.my prop.int_value > 0",
-                                                           r"Syntax error.*\[at 1:22\]"),
+    (A, "properties.0:b.int_value = 1", r"Syntax error"),
+    (A, "custom_properties.my prop.int_value > 0", r"Syntax error.*\[at 1:22\]"),
     (A, "properties.s.string_value = 'it''s'", r"Syntax error.*\[at 1:33\]"),
     (A, "AND name = 'a1'", r"Syntax error.*\[at 1:1\]"), (A, "name = 'a1' OR OR id = 1", r"Syntax error.*\[at 1:16\]"),
     (A, "id = 1 XOR id = 2", r"Syntax error.*\[at 1:8\]"), (A, "id = 1;", r"Syntax error.*\[at 1:7\]"),
     (A, "id IN 1", r"Syntax error.*\[at 1:7\]"), (A, "name LIKE 'a1' ESCAPE '!'", r"Syntax error.*\[at 1:16\]"),
-    (A, "name IS NULL IS NULL", r"Syntax error.*\[at 1:14\]"), (A, "name IS NULL = FALSE", r"Syntax error.*\[at 1:14\]"),
+    (A, "name IS NULL IS NULL", r"Syntax error.*\[at 1:14\]"),
+    (A, "name IS NULL = FALSE", r"Syntax error.*\[at 1:14\]"),
     (A, "id = 1\n  AND\n  id ==2", r"Syntax error.*\[at 3:7\]"),
     (A, "id = 1\n  AND foo = 2", r"Unrecognized name: foo"),
     # a trailing operator: the end of the expression is where the error is
@@ -975,6 +1026,26 @@ def test_ordering_enums_is_invalid(data, kind, query):
 def test_invalid_literals(data, query, message):
     with pytest.raises(errors.InvalidArgumentError, match=message):
         data.run(A, query)
+
+
+# A valid query, then an invalid one that differs only in spacing or in a literal's value. Whether a query is
+# valid must not depend on what was asked before (e.g. on a compiled statement cached for a similar query).
+SAME_SHAPE = [
+    ("id <= 2", "id < = 2"), ("id >= 5", "id > = 5"), ("id != 1", "id ! = 1"), ("id <> 1", "id < > 1"),
+    ("id > -9223372036854775808", "id > -9223372036854775809"),
+    ("id > -9223372036854775808", "id > -99999999999999999999"),
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("valid,invalid", SAME_SHAPE, ids=[f"{v} then {i}" for v, i in SAME_SHAPE])
+def test_validity_does_not_depend_on_earlier_queries(data, kind, valid, invalid):
+    data.run(kind, valid)
+    with pytest.raises(errors.InvalidArgumentError):
+        data.run(kind, invalid)
+    data.run(kind, valid)
+    with pytest.raises(errors.InvalidArgumentError):
+        data.run(kind, invalid)
 
 
 def test_errors_name_the_kind_independent_problem_on_every_kind(data):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -158,18 +159,17 @@ class _ToAst(lark.Transformer):
     def name(self, items: list) -> lark.Token:
         token = items[0]
         if token.type == "QUOTED_NAME":
+            if len(token) == 2:
+                raise errors.InvalidArgumentError(
+                    f"Invalid `filter_query`: Syntax error: empty identifier [at {token.line}:{token.column}]")
             return lark.Token("NAME", token[1:-1], line=token.line, column=token.column)
         return token
 
-    def __init__(self, slots: dict[int, int]):
-        super().__init__()
-        self.slots = slots
-
     def string(self, items: list) -> Node:
-        return Literal(_literal_value(str(items[0]), True), self.slots[items[0].start_pos])
+        return Literal(_literal_value(str(items[0]), True), _SLOTS.by_position[items[0].start_pos])
 
     def number(self, items: list) -> Node:
-        return Literal(_literal_value(str(items[0]), False), self.slots[items[0].start_pos])
+        return Literal(_literal_value(str(items[0]), False), _SLOTS.by_position[items[0].start_pos])
 
     def true(self, items: list) -> Node:
         return Literal(True)
@@ -185,23 +185,79 @@ for _rule, _op in _COMPARISONS.items():
     setattr(_ToAst, _rule, lambda self, items, op=_op: Compare(op, items[0], items[1]))
 
 
+# Deeper queries are refused: the compiler, SQLAlchemy and the database all recurse per level.
+MAX_DEPTH = 100
+
+
+class _Slots(threading.local):
+    """Where each literal of the query being parsed goes among the statement's parameters (per thread)."""
+
+    by_position: dict[int, int]
+
+
+_SLOTS = _Slots()
+
+
 @functools.cache
 def _parser() -> lark.Lark:
+    """LALR with the tree built while parsing: no recursion, so deep nesting cannot overflow Python's stack."""
     grammar = (Path(__file__).parent / "grammar.lark").read_text()
-    return lark.Lark(grammar, parser="lalr", maybe_placeholders=False)
+    return lark.Lark(grammar, parser="lalr", maybe_placeholders=False, transformer=_ToAst())
+
+
+def children(node: Node) -> list[Node]:
+    found: list[Node] = []
+    for value in vars(node).values():
+        if isinstance(value, tuple):
+            found.extend(v for v in value if not isinstance(v, str))
+        elif value is not None and not isinstance(value, (str, int, float, bool)):
+            found.append(value)
+    return found
+
+
+def depth(node: Node) -> int:
+    """How deep the tree nests (a chain of ANDs or ORs counts once), without recursing."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children(current))
+    return deepest
+
+
+_INT64_MAX = 2**63 - 1
+_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\",
+            "?": "?", '"': '"', "'": "'", "`": "`"}
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)", re.S)
+
+
+def _unescape(match: re.Match) -> str:
+    code = match.group(1)
+    if code in _ESCAPES:
+        return _ESCAPES[code]
+    if code[0] in "xuU" and len(code) > 1:
+        return chr(int(code[1:], 16))
+    if len(code) == 3 and code.isdigit():
+        return chr(int(code, 8))
+    raise errors.InvalidArgumentError(f"Invalid `filter_query`: Illegal escape sequence: \\{code}")
 
 
 def _literal_value(text: str, is_string: bool) -> Any:
     if is_string:
         raw = text[1:-1]
-        return raw.encode("latin-1", "backslashreplace").decode("unicode_escape") if "\\" in raw else raw
+        return _ESCAPE.sub(_unescape, raw) if "\\" in raw else raw
+    if text[:2] in ("0x", "0X"):
+        return int(text, 16)
     return float(text) if any(c in text for c in ".eE") else int(text)
 
 
 # The tokens of the grammar, enough to tell literals from the rest (lark's own lexer is rebuilt per call).
-_TOKENS = re.compile(r"""(?P<string>'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")|(?P<quoted>`[^`]*`)"""
-                     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-                     r"|(?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|(?P<other>\S)")
+_TOKENS = re.compile(
+    r"(?P<comment>--[^\n]*|\#[^\n]*|/\*(?:.|\n)*?\*/)"
+    r"""|(?P<string>'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")|(?P<quoted>`[^`]*`)"""
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<number>0[xX][0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
+    r"|(?P<operator><=|>=|!=|<>)|(?P<other>\S)")
 
 
 _KEYWORDS = frozenset(("and", "or", "not", "in", "like", "is", "null", "true", "false", "between"))
@@ -209,6 +265,14 @@ _KEYWORDS = frozenset(("and", "or", "not", "in", "like", "is", "null", "true", "
 
 def _literal_tokens(query: str) -> list[re.Match]:
     return [m for m in _TOKENS.finditer(query) if m.lastgroup in ("string", "number")]
+
+
+def _literal_shape(value: Any) -> str:
+    """The literal's part of the query shape: its type, and for integers whether int64 holds it, since that
+    decides validity (9223372036854775808 is valid only negated, as int64's minimum)."""
+    if isinstance(value, int) and value > _INT64_MAX:
+        return "int64_min_magnitude" if value == _INT64_MAX + 1 else "too_large_int"
+    return type(value).__name__
 
 
 def literals(query: str) -> tuple[tuple[Any, ...], list[Any]]:
@@ -219,34 +283,45 @@ def literals(query: str) -> tuple[tuple[Any, ...], list[Any]]:
     shape: list[Any] = []
     values: list[Any] = []
     for m in _TOKENS.finditer(query):
+        if m.lastgroup == "comment":
+            continue
         if m.lastgroup in ("string", "number"):
             value = _literal_value(m.group(), m.lastgroup == "string")
             values.append(value)
-            shape.append(type(value).__name__)
+            # int64's minimum is written as -9223372036854775808, whose literal alone does not fit
+            shape.append(_literal_shape(value))
         else:
             text = m.group()
             shape.append(text.lower() if text.lower() in _KEYWORDS else text)  # names are case-sensitive
     return tuple(shape), values
 
 
+def _end(query: str) -> str:
+    """The [at line:column] just after the last character, where a truncated query needed more."""
+    lines = query.rstrip().split("\n")
+    return f"[at {len(lines)}:{len(lines[-1]) + 1}]"
+
+
 def parse(query: str) -> Node:
     """The syntax tree of a filter query; InvalidArgumentError naming the position on a syntax error."""
+    _SLOTS.by_position = {m.start(): i for i, m in enumerate(_literal_tokens(query))}
     try:
         tree = _parser().parse(query)
     except lark.exceptions.UnexpectedEOF:
         raise errors.InvalidArgumentError(
-            "Invalid `filter_query`: Syntax error: Unexpected end of expression") from None
+            f"Invalid `filter_query`: Syntax error: Unexpected end of expression {_end(query)}") from None
     except lark.exceptions.UnexpectedInput as exc:
         token = getattr(exc, "token", None)
         found = token if token is not None else query[exc.pos_in_stream:exc.pos_in_stream + 1]
         where = f"[at {exc.line}:{exc.column}]"
         if isinstance(found, lark.Token) and found.type == "$END":
             raise errors.InvalidArgumentError(
-                f"Invalid `filter_query`: Syntax error: Unexpected end of expression {where}") from None
+                f"Invalid `filter_query`: Syntax error: Unexpected end of expression {_end(query)}") from None
         raise errors.InvalidArgumentError(
             f"Invalid `filter_query`: Syntax error: Unexpected {str(found)!r} {where}") from None
-    slots = {m.start(): i for i, m in enumerate(_literal_tokens(query))}
-    try:
-        return _ToAst(slots).transform(tree)
-    except lark.exceptions.VisitError as exc:  # a literal the two tokenizers see differently
-        raise errors.InvalidArgumentError(f"Invalid `filter_query`: cannot read a literal: {exc.orig_exc}") from None
+    except (ValueError, OverflowError) as exc:  # an escape naming no character, say
+        raise errors.InvalidArgumentError(f"Invalid `filter_query`: cannot read a literal: {exc}") from None
+    if (levels := depth(tree)) > MAX_DEPTH:
+        raise errors.InvalidArgumentError(
+            f"Invalid `filter_query`: nested {levels} levels deep; at most {MAX_DEPTH} are allowed")
+    return tree

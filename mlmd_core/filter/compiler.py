@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, false, func, literal, not_, or_, select, true
+from sqlalchemy import and_, bindparam, false, func, literal, not_, null, or_, select, true
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.expression import ColumnClause
 
@@ -55,14 +55,15 @@ ATTRIBUTES: dict[str, dict[str, Type]] = {
     "execution": {**_COMMON, "last_known_state": EXECUTION_STATE},
     "context": dict(_COMMON),
 }
-_NODE_FIELDS = ("id", "name", "type", "external_id", "create_time_since_epoch", "last_update_time_since_epoch")
-# prefix -> (kinds it may be used on, the neighbour's kind, the fields it exposes)
+_NODE_FIELDS = ("id", "name", "type", "create_time_since_epoch", "last_update_time_since_epoch")
+# prefix -> (kinds it may be used on, the neighbour's kind, the fields it exposes). ml-metadata fails on
+# the time fields of parent/child contexts and on external_id of artifacts_/executions_; those work here.
 NEIGHBOURS: dict[str, tuple[tuple[str, ...], NodeKind | None, tuple[str, ...]]] = {
     "contexts_": (("artifact", "execution"), CONTEXT, _NODE_FIELDS),
     "parent_contexts_": (("context",), CONTEXT, _NODE_FIELDS),
     "child_contexts_": (("context",), CONTEXT, _NODE_FIELDS),
-    "artifacts_": (("context",), ARTIFACT, (*_NODE_FIELDS, "uri", "state")),
-    "executions_": (("context",), EXECUTION, (*_NODE_FIELDS, "last_known_state")),
+    "artifacts_": (("context",), ARTIFACT, (*_NODE_FIELDS, "external_id", "uri", "state")),
+    "executions_": (("context",), EXECUTION, (*_NODE_FIELDS, "external_id", "last_known_state")),
     "events_": (("artifact", "execution"), None, ("type", "milliseconds_since_epoch")),
 }
 PROPERTY_FIELDS = {"int_value": INT, "double_value": DOUBLE, "string_value": STRING, "bool_value": BOOL}
@@ -102,8 +103,23 @@ class _Compiler:
     # ---------------------------------------------------------------------------------------- names
 
     def ref(self, ref: ast.Ref) -> Value:
+        # Column and field names are case-insensitive (as in ZetaSQL); property names and aliases are not.
         parts = ref.parts
-        head = parts[0]
+        head = written = parts[0]
+        lowered = head.lower()
+        if lowered in ("properties", "custom_properties"):
+            head = lowered
+            parts = (head, *parts[1:2], *(p.lower() for p in parts[2:]))
+            object.__setattr__(ref, "parts", parts)
+        else:
+            prefix = next((p for p in NEIGHBOURS if lowered.startswith(p)), None)
+            if prefix is not None:
+                head = prefix + head[len(prefix):]
+                parts = (head, *(p.lower() for p in parts[1:]))
+            else:
+                head = lowered
+                parts = (head, *parts[1:])
+            object.__setattr__(ref, "parts", parts)
         if head in ("properties", "custom_properties"):
             return self._property(ref)
         prefix = next((p for p in NEIGHBOURS if head.startswith(p) and len(head) > len(p)), None)
@@ -111,7 +127,7 @@ class _Compiler:
             return self._neighbour(ref, prefix, head[len(prefix):])
         attributes = ATTRIBUTES[self.kind.name]
         if head not in attributes:
-            raise _invalid(f"Unrecognized name: {head} [at {ref.line}:{ref.column}]")
+            raise _invalid(f"Unrecognized name: {written} [at {ref.line}:{ref.column}]")
         if len(parts) > 1:
             raise _invalid(f"Cannot access field {parts[1]} on a value of type {_type_name(attributes[head])} "
                            f"[at {ref.line}:{ref.column}]")
@@ -185,6 +201,8 @@ class _Compiler:
                 return Value(None, None)
             if isinstance(v, bool):
                 return Value(literal(v), BOOL)
+            if isinstance(v, int) and not -(2**63) <= v < 2**63:
+                raise _invalid(f"Invalid integer literal: {v}")
             sql = bindparam(f"filter_{node.slot}", v)  # bound per call from ast.literals()
             return Value(sql, INT if isinstance(v, int) else DOUBLE if isinstance(v, float) else STRING)
         if isinstance(node, ast.Arith):
@@ -197,6 +215,8 @@ class _Compiler:
                    "/": lambda a, b: a * 1.0 / b}
             return Value(ops[node.op](left.sql, right.sql), result)
         if isinstance(node, ast.Neg):
+            if isinstance(node.operand, ast.Literal) and node.operand.value == 2**63:
+                return Value(literal(-(2**63)), INT)  # int64's minimum (its shape is told apart: "bigint")
             operand = self.value(node.operand)
             if operand.type not in NUMERIC:
                 raise _invalid(f"No matching signature for operator - for argument types: {_type_name(operand.type)}")
@@ -211,7 +231,9 @@ class _Compiler:
             return Value((func.lower if node.function == "LOWER" else func.upper)(arg.sql), STRING)
         return Value(self.predicate(node), BOOL)
 
-    def _enum_value(self, enum: Enum, node: ast.Node) -> int:
+    def _enum_value(self, enum: Enum, node: ast.Node, op: str = "=") -> int:
+        if isinstance(node, ast.Literal) and isinstance(node.value, str):
+            raise _invalid(f"No matching signature for operator {op} for argument types: {enum.name}, STRING")
         if isinstance(node, ast.Ref) and len(node.parts) == 1:
             name = node.parts[0]
             if name in enum.values:
@@ -226,14 +248,12 @@ class _Compiler:
         for side in (left, right):
             if isinstance(side, ast.Literal) and side.value is None:
                 raise _invalid(f"Operands of {op} cannot be literal NULL")
-        for column_side, other in ((left, right), (right, left)):
-            if isinstance(column_side, ast.Ref):
-                column = self.ref(column_side)
-                if isinstance(column.type, Enum):
-                    number = literal(self._enum_value(column.type, other))
-                    if column_side is left:
-                        return column.sql, number, column.type
-                    return number, column.sql, column.type
+        if isinstance(left, ast.Ref):  # enum literals only on the right, as ml-metadata rewrites them
+            column = self.ref(left)
+            if isinstance(column.type, Enum):
+                if op not in ("=", "!="):
+                    raise _invalid(f"Operator {op} is not supported on {column.type.name}: use =, !=, IN or NOT IN")
+                return column.sql, literal(self._enum_value(column.type, right, op)), column.type
         lv, rv = self.value(left), self.value(right)
         if not (lv.type == rv.type or (lv.type in NUMERIC and rv.type in NUMERIC)):
             raise _invalid(f"No matching signature for operator {op} for argument types: "
@@ -252,8 +272,7 @@ class _Compiler:
                    ">": left > right, ">=": left >= right}
             clause = ops[node.op]
             if enum is not None and node.op == "!=":
-                column = left if isinstance(node.left, ast.Ref) and self.ref(node.left).type == enum else right
-                clause = or_(clause, column.is_(None))
+                clause = or_(clause, left.is_(None))
             return clause
         if isinstance(node, ast.Like):
             operand, pattern = self.value(node.operand), self.value(node.pattern)
@@ -272,8 +291,9 @@ class _Compiler:
             values = []
             for item in node.items:
                 v = self.value(item)
-                if v.type is None:
-                    raise _invalid("Operands of IN cannot be literal NULL")
+                if v.type is None:  # NULL in a list: matches nothing, and makes NOT IN match nothing
+                    values.append(null())
+                    continue
                 if not (v.type == operand.type or (v.type in NUMERIC and operand.type in NUMERIC)):
                     raise _invalid(f"No matching signature for operator IN for argument types: "
                                    f"{_type_name(operand.type)}, {_type_name(v.type)}")
@@ -285,6 +305,8 @@ class _Compiler:
                 return false() if node.negated else true()
             return operand.sql.isnot(None) if node.negated else operand.sql.is_(None)
         if isinstance(node, ast.Between):
+            if isinstance(node.operand, ast.Ref) and isinstance(self.ref(node.operand).type, Enum):
+                raise _invalid("BETWEEN is not supported on enum fields: use =, !=, IN or NOT IN")
             low = self.predicate(ast.Compare(">=", node.operand, node.low))
             high = self.predicate(ast.Compare("<=", node.operand, node.high))
             clause = and_(low, high)
@@ -303,9 +325,56 @@ def parameters(query: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return shape, {f"filter_{i}": v for i, v in enumerate(values)}
 
 
+def _aliases(node: ast.Node) -> set[tuple[str, str]]:
+    """The neighbour aliases (prefix, name) the expression refers to."""
+    found, stack = set(), [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Ref):
+            head = current.parts[0]
+            prefix = next((p for p in NEIGHBOURS if head.lower().startswith(p) and len(head) > len(p)), None)
+            if prefix is not None:
+                found.add((prefix, head[len(prefix):]))
+        else:
+            stack.extend(ast.children(current))
+    return found
+
+
+def _independent_parts(tree: ast.Node) -> list[ast.Node]:
+    """A top-level AND split into parts that share no neighbour alias.
+
+    Each alias is existentially quantified, so `EXISTS a, b: P(a) AND Q(b)` equals
+    `(EXISTS a: P(a)) AND (EXISTS b: Q(b))`; one subquery per part avoids the product of the aliases'
+    rows, which grows exponentially with the number of aliases."""
+    if not (isinstance(tree, ast.BoolOp) and tree.op == "AND"):
+        return [tree]
+    groups: list[tuple[set, list[int]]] = []
+    for index, item in enumerate(tree.items):
+        aliases, members = _aliases(item), [index]
+        kept = []
+        for group_aliases, group_members in groups:
+            if group_aliases & aliases or not (group_aliases or aliases):
+                aliases |= group_aliases
+                members += group_members
+            else:
+                kept.append((group_aliases, group_members))
+        groups = [*kept, (aliases, members)]
+    parts = []
+    for _, members in sorted(groups, key=lambda group: min(group[1])):
+        items = tuple(tree.items[i] for i in sorted(members))
+        parts.append(items[0] if len(items) == 1 else ast.BoolOp("AND", items))
+    return parts
+
+
 def condition(kind: NodeKind, query: str) -> Any:
     """The WHERE condition on kind.table that keeps the nodes matching the filter query
-    (InvalidArgumentError if the query is invalid).
+    (InvalidArgumentError if the query is invalid)."""
+    parts = [_part_condition(kind, part) for part in _independent_parts(ast.parse(query))]
+    return parts[0] if len(parts) == 1 else and_(*parts)
+
+
+def _part_condition(kind: NodeKind, tree: ast.Node) -> Any:
+    """The condition of one part whose aliases are joined together.
 
     The joins of a query hold together (one assignment of rows to all aliases must satisfy it), so they
     go into one subquery. It is a correlated EXISTS, which lets a page stop scanning once it is full,
@@ -313,7 +382,7 @@ def condition(kind: NodeKind, query: str) -> Any:
     (Attribution/Association) are indexed by context first, so those queries use `id IN (SELECT ...)`,
     which the database evaluates starting from the context side."""
     compiler = _Compiler(kind)
-    where = compiler.predicate(ast.parse(query))
+    where = compiler.predicate(tree)
     if not compiler.on:
         return where
     link_key = next((key for key in compiler.joined if key[0] == "contexts_" and key[-1] == "link"), None)

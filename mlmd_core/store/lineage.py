@@ -92,8 +92,8 @@ class _Walk:
 
 def get_lineage_subgraph(call: Call, options: pb.LineageSubgraphQueryOptions, read_mask: Sequence[str],
                          response: Any) -> None:
-    if not read_mask:
-        raise errors.InvalidArgumentError("read_mask must contain at least one path of LineageGraph.")
+    # ml-metadata 1.17.1 answers an unset or empty read_mask with every field (verified against it)
+    read_mask = read_mask or [f.name for f in pb.LineageGraph.DESCRIPTOR.fields]
     which = options.WhichOneof("starting_nodes")
     if which is None:
         raise errors.InvalidArgumentError("Missing arguments for listing starting nodes.")
@@ -118,45 +118,50 @@ def get_lineage_subgraph(call: Call, options: pb.LineageSubgraphQueryOptions, re
         return
     walk = _Walk()
     other = {ARTIFACT: EXECUTION, EXECUTION: ARTIFACT}
+    # Ending nodes are not expanded; they and the events reaching them are kept only with
+    # include_ending_nodes, every time an event reaches them (they never count as visited).
+    ended: dict[NodeKind, set[int]] = {ARTIFACT: set(), EXECUTION: set()}
 
-    def split_ending(kind: NodeKind, ids: list[int]) -> tuple[list[int], set[int]]:
-        """(ids to expand further, ids that are ending nodes)."""
+    def split_ending(kind: NodeKind, ids: list[int]) -> list[int]:
+        """The ids to expand further; the ending nodes among `ids` go to `ended`."""
         spec = ending[kind]
         if not ids or not spec.filter_query.strip():
-            return ids, set()
+            return ids
         ends = set(matching_ids(call, kind, spec.filter_query, among=ids))
-        return [i for i in ids if i not in ends], ends
+        ended[kind] |= ends
+        return [i for i in ids if i not in ends]
 
-    frontier, ends = split_ending(start_kind, starting)
-    walk.visited[start_kind].update(starting)
-    walk.kept[start_kind].extend(i for i in starting if i not in ends or ending[start_kind].include_ending_nodes)
+    frontier = split_ending(start_kind, starting)
+    walk.visited[start_kind].update(frontier)
+    walk.kept[start_kind].extend(i for i in starting if i in walk.visited[start_kind]
+                                 or ending[start_kind].include_ending_nodes)
     kind = start_kind
     for _ in range(hops):
         if not frontier:
             break
         next_kind = other[kind]
+        include_ends = ending[next_kind].include_ending_nodes
         rows = _events_of(call, kind, frontier, _event_types(kind, direction))
-        own, far = (1, 2) if kind is ARTIFACT else (2, 1)
-        new: list[int] = []
-        seen_new: set[int] = set()
-        candidate_events: list[tuple[int, int]] = []  # (event id, far node id)
+        far = 2 if kind is ARTIFACT else 1
+        new: dict[int, None] = {}  # in the order met
+        candidates: list[tuple] = []
         for row in rows:
             far_id = row[far]
-            if far_id in walk.visited[next_kind]:
+            if far_id in ended[next_kind]:
+                if include_ends:
+                    walk.keep_event(row)
+            elif far_id in walk.visited[next_kind]:
                 if not bidirectional:
                     walk.keep_event(row)
-                continue
-            candidate_events.append((row, far_id))
-            if far_id not in seen_new:
-                seen_new.add(far_id)
-                new.append(far_id)
-        expand, new_ends = split_ending(next_kind, new)
-        include_ends = ending[next_kind].include_ending_nodes
-        for row, far_id in candidate_events:
-            if far_id not in new_ends or include_ends:
+            else:
+                candidates.append(row)
+                new[far_id] = None
+        expand = split_ending(next_kind, list(new))
+        for row in candidates:
+            if include_ends or row[far] not in ended[next_kind]:
                 walk.keep_event(row)
-        walk.visited[next_kind].update(new)
-        walk.kept[next_kind].extend(i for i in new if i not in new_ends or include_ends)
+        walk.visited[next_kind].update(expand)
+        walk.kept[next_kind].extend(i for i in new if include_ends or i not in ended[next_kind])
         frontier, kind = expand, next_kind
     _fill_subgraph(call, walk, set(read_mask), response)
 
@@ -225,7 +230,7 @@ def _fill_subgraph(call: Call, walk: _Walk, paths: set[str], graph: Any) -> None
         graph.contexts.extend(pb.Context(id=i) for i in context_ids)
     for field, kind in (("artifact_types", ARTIFACT), ("execution_types", EXECUTION), ("context_types", CONTEXT)):
         if field in paths:
-            getattr(graph, field).extend(types.get_types(call, kind))
+            getattr(graph, field).extend(types.get_types(call, kind, include_system=True))
 
 
 def _links(call: Call, table: Any, column: str, ids: Sequence[int]) -> list[tuple[int, int]]:

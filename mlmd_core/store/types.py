@@ -116,9 +116,10 @@ def find_types(call: Call, kind: NodeKind, name: str, version: str | None) -> li
     return call.all(q, {"name": name})
 
 
-def get_types(call: Call, kind: NodeKind) -> list[Any]:
+def get_types(call: Call, kind: NodeKind, include_system: bool = False) -> list[Any]:
+    """All types of a kind; the system types (mlmd.Dataset, ...) only when asked, as GetXTypes hides them."""
     q = call.q(("types", kind.type_kind), lambda: _select_types(kind))
-    rows = [r for r in call.all(q) if r[1] not in SYSTEM_TYPE_NAMES]
+    rows = [r for r in call.all(q) if include_system or r[1] not in SYSTEM_TYPE_NAMES]
     return load_types(call, kind, rows, with_external_id=False)
 
 
