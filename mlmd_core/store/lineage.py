@@ -213,11 +213,13 @@ def _fill_subgraph(call: Call, walk: _Walk, paths: set[str], graph: Any) -> None
     """The LineageGraph of a walk as ml-metadata's server answers: id-only nodes, full events and links."""
     artifact_ids, execution_ids = sorted(walk.kept[ARTIFACT]), sorted(walk.kept[EXECUTION])
     if "artifacts" in paths:
-        graph.artifacts.extend(pb.Artifact(id=i) for i in artifact_ids)
+        for i in artifact_ids:
+            graph.artifacts.add(id=i)
     if "executions" in paths:
-        graph.executions.extend(pb.Execution(id=i) for i in execution_ids)
+        for i in execution_ids:
+            graph.executions.add(id=i)
     if "events" in paths and walk.events:
-        graph.events.extend(relations.events_from_rows(call, list(walk.events.values())).values())
+        relations.events_from_rows(call, list(walk.events.values()), into=graph.events)
     wants_links = bool(paths & {"attributions", "associations", "contexts"})
     attributions = _links(call, schema.attribution, "artifact_id", artifact_ids) if wants_links else []
     associations = _links(call, schema.association, "execution_id", execution_ids) if wants_links else []

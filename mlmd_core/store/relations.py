@@ -97,12 +97,13 @@ def get_events(call: Call, column: str, ids: Iterable[int]) -> list[pb.Event]:
     return list(events_from_rows(call, rows).values())
 
 
-def events_from_rows(call: Call, rows: Sequence[tuple]) -> dict[int, pb.Event]:
+def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None) -> dict[int, pb.Event]:
     """Event protos (with their paths) by event id, in row order, from (id, artifact_id, execution_id,
-    type, milliseconds_since_epoch) rows."""
+    type, milliseconds_since_epoch) rows; built in place in `into` (a repeated field) when given."""
     events: dict[int, pb.Event] = {}
+    make = pb.Event if into is None else into.add
     for event_id, artifact_id, execution_id, event_type, millis in rows:
-        ev = pb.Event(artifact_id=artifact_id, execution_id=execution_id, type=event_type)
+        ev = make(artifact_id=artifact_id, execution_id=execution_id, type=event_type)
         if millis is not None:
             ev.milliseconds_since_epoch = millis
         events[event_id] = ev
