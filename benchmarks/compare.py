@@ -24,6 +24,9 @@ def run(python: str, impl: str, args: argparse.Namespace, out: Path) -> dict[str
            "--json", str(out)]
     if args.only:
         cmd += ["--only", args.only]
+    if args.backend == "mysql":  # a new database per run on the local MariaDB (tests' credentials)
+        cmd += ["--mysql-host", args.mysql_host, "--mysql-port", str(args.mysql_port), "--mysql-user",
+                args.mysql_user, "--mysql-fresh-db"]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     workloads = json.loads(out.read_text())["workloads"]
     return {name: w["ops_per_s"] for name, w in workloads.items() if w.get("ops_per_s")}
@@ -35,6 +38,9 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default="")
+    parser.add_argument("--mysql-host", default="127.0.0.1")
+    parser.add_argument("--mysql-port", type=int, default=3306)
+    parser.add_argument("--mysql-user", default="root")
     args = parser.parse_args()
     results: dict[str, dict[str, list[float]]] = {"ml_metadata": {}, "mlmd_core": {}}
     with tempfile.TemporaryDirectory() as tmp:

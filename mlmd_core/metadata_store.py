@@ -200,9 +200,21 @@ class MetadataStore:
         return list(getattr(self._call(method, request), f"{field[:-1]}_ids"))
 
     def put_artifacts(self, artifacts: Sequence[pb.Artifact], field_mask_paths: Optional[Sequence[str]] = None,
-                      extra_options: Optional[ExtraOptions] = None) -> list[int]:
-        """Inserts artifacts without id, updates those with one; returns their ids in input order."""
-        return self._put_nodes("PutArtifacts", "artifacts", artifacts, field_mask_paths)
+                      extra_options: Optional[ExtraOptions] = None, *,
+                      abort_if_latest_updated_time_changed: bool = False) -> list[int]:
+        """Inserts artifacts without id, updates those with one; returns their ids in input order.
+
+        `abort_if_latest_updated_time_changed` (PutArtifactsRequest.Options, not exposed by ml-metadata's Python
+        client): an update is refused with FailedPreconditionError unless the given artifact's
+        last_update_time_since_epoch equals the stored one, a compare-and-set."""
+        if not abort_if_latest_updated_time_changed:
+            return self._put_nodes("PutArtifacts", "artifacts", artifacts, field_mask_paths)
+        request = service_pb.PutArtifactsRequest()
+        request.artifacts.extend(artifacts)
+        if field_mask_paths:
+            request.update_mask.paths.extend(field_mask_paths)
+        request.options.abort_if_latest_updated_time_changed = True
+        return list(self._call("PutArtifacts", request).artifact_ids)
 
     def put_executions(self, executions: Sequence[pb.Execution], field_mask_paths: Optional[Sequence[str]] = None,
                        extra_options: Optional[ExtraOptions] = None) -> list[int]:

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import server_backends
+from server_backends import SERVER_BACKENDS
 
 ORACLE = os.environ.get("MLMD_TEST_ORACLE") == "1"
 
@@ -41,7 +43,8 @@ else:
 __all__ = [
     "ORACLE", "mlmd", "errors", "pb", "svc_pb", "only_mlmd_core", "memory_config", "file_config",
     "open_store", "close_store", "raw_call", "dump_db", "store_snapshot", "tick", "store", "file_store",
-    "any_store", "file_store_path", "MLMD_TABLES", "make_types", "Types",
+    "any_store", "file_store_path", "MLMD_TABLES", "make_types", "Types", "STORE_BACKENDS", "backend_config",
+    "store_dialect",
 ]
 
 # Tests of mlmd_core-only behaviour (WAL, crash bugs of ml-metadata fixed here, internals).
@@ -71,7 +74,43 @@ def file_config(path: Path | str, mode: int | None = None) -> pb.ConnectionConfi
 
 
 def open_store(config: pb.ConnectionConfig, **kwargs: Any) -> Any:
+    if GRPC:
+        return _open_grpc_store(config, **kwargs)
     return mlmd.MetadataStore(config, **kwargs)
+
+
+# With ``MLMD_TEST_TRANSPORT=grpc`` every store of open_store (and so of the fixtures) is a MetadataStore over
+# gRPC talking to its own mlmd-server on a free loopback port, serving the config the test asked for
+# (tests/test_grpc_api_suites.py re-runs the API suites that way).
+GRPC = os.environ.get("MLMD_TEST_TRANSPORT") == "grpc" and not ORACLE
+
+
+def _open_grpc_store(config: pb.ConnectionConfig, enable_upgrade_migration: bool = False) -> Any:
+    """A gRPC-backed store over an in-process server of `config`; closing it stops the server."""
+    from mlmd_core.grpc.server import serve
+    from mlmd_core.metadata_store import _connect_error
+
+    server_config = pb.MetadataStoreServerConfig(connection_config=config)
+    server_config.migration_options.enable_upgrade_migration = enable_upgrade_migration
+    try:
+        server = serve(server_config, port=0)
+    except errors.StatusError as exc:  # as the in-process constructor raises it
+        raise _connect_error(exc) from exc
+    s = mlmd.MetadataStore(pb.MetadataStoreClientConfig(host="127.0.0.1", port=server.port))
+    close_client = s.close
+
+    def close() -> None:
+        close_client()
+        server.stop(grace=1.0)
+
+    s.close = close
+    return s
+
+
+def store_dialect(s: Any) -> str:
+    """"sqlite", "mysql" or "postgresql": the database under an in-process store (gRPC stores: "sqlite")."""
+    database = getattr(getattr(s, "_backend", None), "database", None)
+    return database.dialect.name if database is not None else "sqlite"
 
 
 def close_store(s: Any) -> None:
@@ -130,10 +169,23 @@ def tick() -> None:
     time.sleep(0.003)
 
 
-@pytest.fixture
-def store():
-    """A fresh in-memory store (fake_database)."""
-    s = open_store(memory_config())
+# Where `store` and the module-scoped data fixtures run: in-memory SQLite, then the servers of
+# MLMD_TEST_BACKENDS (tests/server_backends.py: throw-away databases; skipped if a server is unreachable).
+STORE_BACKENDS = ("memory", *SERVER_BACKENDS)
+
+
+def backend_config(backend: str, fresh: bool = True) -> pb.ConnectionConfig:
+    """The config of an empty store on a backend: "memory", "mysql" or "postgresql". A server store is a new
+    database (fresh) or the process's shared one, emptied (for function-scoped fixtures)."""
+    if backend == "memory":
+        return memory_config()
+    return server_backends.fresh_config(backend) if fresh else server_backends.shared_config(backend)
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store(request: pytest.FixtureRequest):
+    """A fresh store: in-memory (fake_database), then MariaDB and PostgreSQL (MLMD_TEST_BACKENDS)."""
+    s = open_store(backend_config(request.param, fresh=False))
     yield s
     close_store(s)
 

@@ -7,10 +7,11 @@ import re
 
 import pytest
 from store_fixtures import (
+    STORE_BACKENDS,
+    backend_config,
     close_store,
     errors,
     make_types,
-    memory_config,
     mlmd,
     open_store,
     pb,
@@ -36,11 +37,11 @@ class Data:
     empty_context_id: int
 
 
-@pytest.fixture(scope="module")
-def data():
+@pytest.fixture(scope="module", params=STORE_BACKENDS)
+def data(request):
     """260 artifacts created in batches (several create times) then partly updated in another order, and
     130 executions associated with one context. Read-only for the tests of this module."""
-    s = open_store(memory_config())
+    s = open_store(backend_config(request.param))
     types = make_types(s)
     ids: list[int] = []
     for start in range(0, N_ARTIFACTS, BATCH):

@@ -23,6 +23,7 @@ def _blocks() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("name,code", _blocks(), ids=[n for n, _ in _blocks()])
 def test_code_block_runs(name: str, code: str, tmp_path: Path) -> None:
+    _skip_without_server(code)
     code = code.replace("/tmp/", f"{tmp_path}/")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"{name} failed:\n{result.stderr}"
@@ -46,3 +47,30 @@ def test_lineage_example_runs() -> None:
     assert "impact of the raw data: ['clean', 'model', 'metrics']" in result.stdout
     assert "run-1: 4 executions, 5 artifacts, 9 edges; external: []" in result.stdout
     assert "get_lineage_graph, 2 hops from the metrics: ['clean', 'metrics', 'model'] ['evaluate']" in result.stdout
+
+
+# docs/backends.md's examples connect to the local MariaDB / PostgreSQL (as the server test suites do).
+DOCS_DATABASE = "mlmd_docs_example"
+
+
+def _skip_without_server(code: str) -> None:
+    import server_backends
+
+    for backend, marker in (("mysql", "config.mysql."), ("postgresql", "config.postgresql.")):
+        if marker in code:
+            server_backends.require(backend)
+
+
+def teardown_module() -> None:
+    """Drops the database the docs' server examples create."""
+    import server_backends
+
+    for backend in server_backends.SERVERS:
+        if server_backends.unreachable(backend):
+            continue
+        conn = server_backends.admin_connection(backend)
+        try:
+            quoted = f"`{DOCS_DATABASE}`" if backend == "mysql" else f'"{DOCS_DATABASE}" WITH (FORCE)'
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS {quoted}")
+        finally:
+            conn.close()

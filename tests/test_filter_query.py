@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 import pytest
 from store_fixtures import (
+    STORE_BACKENDS,
+    backend_config,
     close_store,
     errors,
-    memory_config,
     mlmd,
     only_mlmd_core,
     open_store,
@@ -91,8 +92,8 @@ def _with_props(t):
     return t
 
 
-@pytest.fixture(scope="module")
-def data():
+@pytest.fixture(scope="module", params=STORE_BACKENDS)
+def data(request):
     """Artifacts (type, uri, state, external_id, properties i/d/s/b, custom properties):
         a1      DataSet     'gs://bucket/a1'  LIVE     ext_a1  i=1 d=1.5 s='x' b=true   `my prop`=10 tag='red'
                                                                                          `my:custom.property`=true
@@ -109,7 +110,7 @@ def data():
     Events (type, ms): a1->e1 INPUT 1000, e1->a2 OUTPUT 2000, a2->e3 INPUT 3000, e2->A3 DECLARED_OUTPUT 4000,
                        a5->e3 INTERNAL_INPUT 5000, e2->a6 OUTPUT 6000. a4 and e4 have no events.
     Every node is created in its own call, a few ms apart: create times increase with ids."""
-    s = open_store(memory_config())
+    s = open_store(backend_config(request.param))
     d = Data(store=s, labels={A: {}, E: {}, C: {}})
     types = {
         "ds": s.put_artifact_type(_with_props(pb.ArtifactType(name="DataSet"))),
@@ -666,11 +667,11 @@ class Many:
 N = 200
 
 
-@pytest.fixture(scope="module")
-def many():
+@pytest.fixture(scope="module", params=STORE_BACKENDS)
+def many(request):
     """node_0..node_199 of each kind, custom property p = i; artifacts/executions 0..149 in context `ctx`,
     every third of them also in `other`. Nodes are written 40 a call, so create times have ties."""
-    s = open_store(memory_config())
+    s = open_store(backend_config(request.param))
     at = s.put_artifact_type(pb.ArtifactType(name="A"))
     et = s.put_execution_type(pb.ExecutionType(name="E"))
     ct = s.put_context_type(pb.ContextType(name="C"))

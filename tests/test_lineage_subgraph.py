@@ -908,14 +908,47 @@ def test_raw_empty_read_mask_returns_everything(masked, paths):
 # --------------------------------------------------------------------------------- set-based traversal
 
 
+class _CountingCursor:
+    """A DB-API cursor that counts the statements it runs (servers have no sqlite3 trace callback)."""
+
+    def __init__(self, cursor, statements: list[str]):
+        self._cursor, self._statements = cursor, statements
+
+    def execute(self, sql, *args):
+        self._statements.append(sql)
+        return self._cursor.execute(sql, *args)
+
+    def executemany(self, sql, rows):
+        self._statements.append(sql)
+        return self._cursor.executemany(sql, rows)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
 def _count_statements(s, fn) -> tuple[int, object]:
     statements: list[str] = []
-    conn = s._backend.database._memory_conn
-    conn.set_trace_callback(statements.append)
-    try:
+    database = s._backend.database
+    if database.is_sqlite:
+        conn = database._memory_conn
+        conn.set_trace_callback(statements.append)
+        try:
+            result = fn()
+        finally:
+            conn.set_trace_callback(None)
+        return len(statements), result
+    from unittest import mock
+
+    from mlmd_core.store import sql
+
+    original = sql.Cursor.__init__
+
+    def counting_init(self, raw, statement_cache):
+        original(self, raw, statement_cache)
+        self._cursor = _CountingCursor(self._cursor, statements)
+
+    with mock.patch.object(sql.Cursor, "__init__", counting_init):
         result = fn()
-    finally:
-        conn.set_trace_callback(None)
     return len(statements), result
 
 

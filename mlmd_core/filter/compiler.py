@@ -11,15 +11,59 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, false, func, literal, not_, null, or_, select, true
+from sqlalchemy import Boolean, and_, bindparam, false, func, literal, not_, null, or_, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import visitors
-from sqlalchemy.sql.expression import ColumnClause
+from sqlalchemy.sql.expression import ColumnClause, ColumnElement
 
 from mlmd_core import errors
 from mlmd_core.filter import ast
 from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.store import schema
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
+
+
+# The filter language's string semantics are SQLite's (ml-metadata's reference backend): `=`, `<`, IN are
+# case-sensitive, LIKE is not. MySQL's default collations compare case-insensitively and PostgreSQL's LIKE
+# is case-sensitive, so both sides of a string comparison are BINARY on MySQL and LIKE is ILIKE on PostgreSQL.
+class _Exact(ColumnElement):
+    """A string operand compared byte for byte (BINARY on MySQL; unchanged elsewhere)."""
+
+    inherit_cache = True
+
+    def __init__(self, operand: Any):
+        self.operand = operand
+        self.type = getattr(operand, "type", None)
+
+
+@compiles(_Exact)
+def _exact_default(element: _Exact, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.operand, **kw)
+
+
+@compiles(_Exact, "mysql")
+def _exact_mysql(element: _Exact, compiler: Any, **kw: Any) -> str:
+    return f"BINARY {compiler.process(element.operand, **kw)}"
+
+
+class _Like(ColumnElement):
+    """operand LIKE pattern, case-insensitive everywhere (ILIKE on PostgreSQL)."""
+
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, operand: Any, pattern: Any):
+        self.operand, self.pattern = operand, pattern
+
+
+@compiles(_Like)
+def _like_default(element: _Like, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.operand, **kw)} LIKE {compiler.process(element.pattern, **kw)}"
+
+
+@compiles(_Like, "postgresql")
+def _like_postgresql(element: _Like, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.operand, **kw)} ILIKE {compiler.process(element.pattern, **kw)}"
 
 
 @dataclass(frozen=True)
@@ -146,7 +190,7 @@ class _Compiler:
                            f"[at {ref.line}:{ref.column}]")
         kind, root = self.kind, self.root
         props = self._join(("property", custom, parts[1]), kind.props, lambda a: and_(
-            a.c[kind.fk.name] == root.c.id, a.c.name == parts[1], a.c.is_custom_property == int(custom)))
+            a.c[kind.fk.name] == root.c.id, a.c.name == parts[1], a.c.is_custom_property == bool(custom)))
         return Value(props.c[parts[2]], field_type)
 
     def _neighbour(self, ref: ast.Ref, prefix: str, alias: str) -> Value:
@@ -258,6 +302,8 @@ class _Compiler:
         if not (lv.type == rv.type or (lv.type in NUMERIC and rv.type in NUMERIC)):
             raise _invalid(f"No matching signature for operator {op} for argument types: "
                            f"{_type_name(lv.type)}, {_type_name(rv.type)}")
+        if lv.type == STRING:
+            return _Exact(lv.sql), _Exact(rv.sql), None
         return lv.sql, rv.sql, None
 
     def predicate(self, node: ast.Node) -> Any:
@@ -279,7 +325,7 @@ class _Compiler:
             if operand.type != STRING or pattern.type != STRING:
                 raise _invalid(f"No matching signature for operator LIKE for argument types: "
                                f"{_type_name(operand.type)}, {_type_name(pattern.type)}")
-            clause = operand.sql.like(pattern.sql)
+            clause = _Like(operand.sql, pattern.sql)
             return not_(clause) if node.negated else clause
         if isinstance(node, ast.In):
             operand = self.value(node.operand)
@@ -297,8 +343,9 @@ class _Compiler:
                 if not (v.type == operand.type or (v.type in NUMERIC and operand.type in NUMERIC)):
                     raise _invalid(f"No matching signature for operator IN for argument types: "
                                    f"{_type_name(operand.type)}, {_type_name(v.type)}")
-                values.append(v.sql)
-            return operand.sql.notin_(values) if node.negated else operand.sql.in_(values)
+                values.append(_Exact(v.sql) if operand.type == STRING else v.sql)
+            column = _Exact(operand.sql) if operand.type == STRING else operand.sql
+            return column.notin_(values) if node.negated else column.in_(values)
         if isinstance(node, ast.IsNull):
             operand = self.value(node.operand)
             if operand.type is None:

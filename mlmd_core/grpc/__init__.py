@@ -1,1 +1,2 @@
-"""MetadataStoreService over gRPC: the client backend of MetadataStore."""
+"""MetadataStoreService over gRPC: the server (`mlmd-server`, server.py) and the client backend of
+MetadataStore (client.py)."""

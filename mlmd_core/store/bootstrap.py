@@ -30,11 +30,14 @@ def open_service(config: pb.ConnectionConfig, migration_options: pb.MigrationOpt
     try:
         database.begin(raw, write=not database.read_only)
         try:
+            database.lock_schema(raw)  # servers: one opener at a time creates tables and system types
             _prepare(Call(raw, service.statements, service.type_cache), database, migration_options)
             database.commit(raw)
         except BaseException:
             database.rollback(raw)
             raise
+        finally:
+            database.unlock_schema(raw)
     except BaseException as exc:
         database.release(handle)
         database.dispose()
@@ -57,7 +60,9 @@ def table_names(call: Call, database: Database) -> set[str]:
     else:
         cursor = call.raw.cursor()
         cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-        rows = cursor.fetchall()
+        # MLMD's PostgreSQL tables are unquoted, so lower case: report them under their canonical names.
+        canonical = {t.name.lower(): t.name for t in schema.metadata.sorted_tables}
+        rows = [(canonical.get(r[0], r[0]),) for r in cursor.fetchall()]
     return {r[0] for r in rows}
 
 

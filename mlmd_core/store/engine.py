@@ -9,6 +9,8 @@ import urllib.parse
 from typing import Any
 
 import sqlalchemy
+from sqlalchemy.dialects.postgresql.base import PGIdentifierPreparer
+from sqlalchemy.engine.interfaces import BindTyping
 from sqlalchemy.pool import NullPool, StaticPool
 
 from mlmd_core import errors
@@ -65,9 +67,155 @@ def create_engine(config: pb.ConnectionConfig) -> sqlalchemy.Engine:
 
         # Database keeps one connection per thread for the store's lifetime (see Database.acquire).
         return sqlalchemy.create_engine("sqlite://", creator=connect, poolclass=NullPool)
+    if which == "mysql":
+        return _mysql_engine(config.mysql)
+    if which == "postgresql":
+        return _postgres_engine(config.postgresql)
     if which is None:
         raise errors.InvalidArgumentError("Unset")
     raise errors.UnimplementedError(f"the {which} backend is not supported yet")
+
+
+# ------------------------------------------------------------------------------------ MySQL / MariaDB
+
+# pymysql error numbers: what a caller can retry, and what means the connection is gone.
+_MYSQL_RETRY = {1205, 1213}  # lock wait timeout, deadlock
+_MYSQL_DUPLICATE = {1062, 1586}
+_MYSQL_TABLE_EXISTS = {1050}
+# Values the server's column types cannot hold: out of range (int_value is a 32-bit INT in MLMD's schema),
+# bad string data; PostgreSQL: numeric out of range, NUL in text, bad encoding.
+_MYSQL_BAD_VALUE = {1264, 1366, 1406, 1690}
+_PG_BAD_VALUE = {"22003", "22021", "22P05", "22001"}
+_MYSQL_GONE = {2006, 2013, 2014, 2045, 2055, 1927, 4031}  # gone away, lost, killed, idle timeout
+# Server pool: connections kept per store, and how long before one is replaced (MySQL wait_timeout).
+POOL_SIZE = 5
+POOL_MAX_OVERFLOW = 10
+POOL_RECYCLE_S = 3600
+# No ping per checkout and no rollback per checkin (each costs a round trip on every call): every call
+# ends its own transaction, and a connection found dead is replaced by Database.run (see is_disconnect).
+_POOL_ARGS: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_MAX_OVERFLOW,
+                              "pool_recycle": POOL_RECYCLE_S, "pool_timeout": 60, "pool_reset_on_return": None}
+
+
+def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
+    """pymysql connections (READ COMMITTED, so a call sees rows committed while it waited for a lock)."""
+    import pymysql
+
+    if not cfg.database:
+        raise errors.InvalidArgumentError("MySQL config needs a database name.")
+    args: dict[str, Any] = {"user": cfg.user or None, "password": cfg.password or "", "charset": "utf8mb4",
+                            "connect_timeout": 10, "autocommit": False}
+    if cfg.socket:
+        args["unix_socket"] = cfg.socket
+    else:
+        args["host"] = cfg.host or "localhost"
+        args["port"] = cfg.port or 3306
+    if cfg.HasField("ssl_options"):
+        ssl = cfg.ssl_options
+        args["ssl"] = {k: getattr(ssl, k) for k in ("key", "cert", "ca", "capath", "cipher") if getattr(ssl, k)}
+        # MLMD's verify_server_cert checks the server's certificate and host name (MYSQL_OPT_SSL_VERIFY_SERVER_CERT).
+        args["ssl_verify_cert"] = bool(ssl.verify_server_cert)
+        args["ssl_verify_identity"] = bool(ssl.verify_server_cert)
+    where = cfg.socket or f"{args.get('host')}:{args.get('port')}"
+
+    def connect(database: str | None) -> Any:
+        try:
+            return pymysql.connect(database=database, **args)
+        except pymysql.err.OperationalError as exc:
+            if database and exc.args and exc.args[0] == 1049:  # unknown database
+                raise
+            raise errors.UnavailableError(f"Cannot connect to MySQL server at {where}: {exc}") from exc
+        except pymysql.err.Error as exc:
+            raise errors.UnavailableError(f"Cannot connect to MySQL server at {where}: {exc}") from exc
+
+    try:
+        connect(cfg.database).close()
+    except pymysql.err.OperationalError as exc:  # 1049: the database does not exist
+        if cfg.skip_db_creation:
+            raise errors.FailedPreconditionError(
+                f"MySQL database {cfg.database!r} does not exist and skip_db_creation is set: {exc}") from exc
+        admin = connect(None)
+        try:
+            with admin.cursor() as cur:
+                cur.execute(f"CREATE DATABASE IF NOT EXISTS `{cfg.database.replace('`', '``')}`")
+        finally:
+            admin.close()
+
+    def on_connect() -> Any:
+        conn = connect(cfg.database)
+        with conn.cursor() as cur:
+            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        return conn
+
+    return sqlalchemy.create_engine(
+        "mysql+pymysql://", creator=on_connect, paramstyle="format", **_POOL_ARGS)
+
+
+# ------------------------------------------------------------------------------------------ PostgreSQL
+
+_PG_RETRY = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
+_PG_DUPLICATE = {"23505"}
+_PG_TABLE_EXISTS = {"42P07"}
+_PG_GONE_CLASSES = ("08", "57P")  # connection exceptions, operator intervention (terminated backend)
+
+
+class _FoldingPreparer(PGIdentifierPreparer):
+    """MLMD creates its PostgreSQL tables unquoted, so their names are folded to lower case (`artifact`,
+    `artifactproperty`, `uniqueartifacttypename`): every identifier is lower-cased, quoted only if reserved."""
+
+    def quote(self, ident: str) -> str:
+        return super().quote(ident.lower())
+
+
+def _postgres_engine(cfg: pb.PostgreSQLDatabaseConfig) -> sqlalchemy.Engine:
+    """psycopg 3 connections; libpq does the SSL and passfile handling from the same key words as MLMD."""
+    import psycopg
+
+    if not cfg.dbname:
+        raise errors.InvalidArgumentError("PostgreSQL config needs a dbname.")
+    params: dict[str, Any] = {}
+    for key in ("host", "hostaddr", "port", "user", "password", "passfile"):
+        value = getattr(cfg, key)
+        if value:
+            params[key] = value
+    for key in ("sslmode", "sslcert", "sslkey", "sslpassword", "sslrootcert"):
+        value = getattr(cfg.ssloption, key)
+        if value:
+            params[key] = value
+    params.setdefault("connect_timeout", 10)
+    where = f"{cfg.host or cfg.hostaddr or 'localhost'}:{cfg.port or 5432}"
+
+    def connect(dbname: str, autocommit: bool = False) -> Any:
+        try:
+            return psycopg.connect(dbname=dbname, autocommit=autocommit, **params)
+        except psycopg.OperationalError as exc:
+            if dbname == cfg.dbname and "does not exist" in str(exc):
+                raise
+            raise errors.UnavailableError(f"Cannot connect to PostgreSQL server at {where}: {exc}") from exc
+
+    try:
+        connect(cfg.dbname).close()
+    except psycopg.OperationalError as exc:
+        if cfg.skip_db_creation:
+            raise errors.FailedPreconditionError(
+                f"PostgreSQL database {cfg.dbname!r} does not exist and skip_db_creation is set: {exc}") from exc
+        admin = connect("postgres", autocommit=True)
+        try:
+            name = cfg.dbname.replace('"', '""')
+            try:
+                admin.execute(f'CREATE DATABASE "{name}"')
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                pass  # created meanwhile by a racing process
+        finally:
+            admin.close()
+
+    engine = sqlalchemy.create_engine(
+        "postgresql+psycopg://", creator=lambda: connect(cfg.dbname), paramstyle="format", **_POOL_ARGS)
+    engine.dialect.identifier_preparer = _FoldingPreparer(engine.dialect)
+    # No `%s::INTEGER` casts on parameters: a statement is compiled once per shape, and a cast taken from a
+    # column's type would make `id > 9223372036854775807` an error instead of no match (as on SQLite).
+    engine.dialect.bind_typing = BindTyping.NONE
+    return engine
 
 
 class Database:
@@ -86,6 +234,23 @@ class Database:
         self._per_thread = threading.local()
         self._thread_conns: list[Any] = []
         self._thread_conns_lock = threading.Lock()
+        self.insert_strategy = "sqlite" if self.is_sqlite else self._server_insert_strategy()
+
+    def _server_insert_strategy(self) -> str:
+        """How many-row INSERTs learn their ids on this server (see sql.INSERT_STRATEGIES)."""
+        if self.dialect.name != "mysql":
+            return "returning"
+        pooled = self.engine.raw_connection()  # also initializes the dialect (server version)
+        try:
+            if getattr(self.dialect, "is_mariadb", False) and (self.dialect.server_version_info or (0,)) >= (10, 5):
+                return "returning"
+            cursor = pooled.driver_connection.cursor()
+            cursor.execute("SELECT @@innodb_autoinc_lock_mode")
+            mode = int(cursor.fetchone()[0])
+            pooled.driver_connection.rollback()
+            return "consecutive" if mode <= 1 else "per_row"
+        finally:
+            pooled.close()
 
     def acquire(self) -> tuple[Any, Any]:
         """(handle, DB-API connection) for one call; give the handle back with release()."""
@@ -101,7 +266,7 @@ class Database:
                     self._thread_conns.append(fairy)
             return False, conn
         pooled = self.engine.raw_connection()
-        return pooled, pooled
+        return pooled, pooled.driver_connection
 
     def release(self, handle: Any) -> None:
         if handle is None:
@@ -131,8 +296,60 @@ class Database:
             raise map_db_error(exc) from exc
 
     def rollback(self, raw: Any) -> None:
-        if not self.is_sqlite or raw.in_transaction:
+        if not self.is_sqlite:
+            try:
+                raw.rollback()
+            except Exception:  # noqa: BLE001 - a dead connection: the server rolled back already
+                pass
+        elif raw.in_transaction:
             raw.rollback()
+
+    def is_disconnect(self, exc: BaseException, raw: Any) -> bool:
+        """Whether a driver error means the connection is gone (killed, timed out, server restarted)."""
+        if self.is_sqlite:
+            return False
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        if code in _MYSQL_GONE:
+            return True
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        if sqlstate.startswith(_PG_GONE_CLASSES):
+            return True
+        if getattr(raw, "closed", False) is True or getattr(raw, "open", True) is False:
+            return True
+        return bool(self.dialect.is_disconnect(exc, raw, None))
+
+    def invalidate(self, handle: Any) -> None:
+        """Drops a dead pooled connection and every connection opened before it (after a server restart
+        they are all dead), so the next checkout connects afresh. Pool._invalidate is what SQLAlchemy's own
+        Connection calls on a disconnect error."""
+        if handle is None or handle is False:
+            return
+        try:
+            self.engine.pool._invalidate(handle)
+        except Exception:  # noqa: BLE001 - already detached
+            pass
+
+    def lock_schema(self, raw: Any) -> None:
+        """Serializes openers of one server database until the transaction ends, so racing processes neither
+        create the tables twice nor insert the system types twice (SQLite: BEGIN IMMEDIATE does it)."""
+        if self.is_sqlite:
+            return
+        cursor = raw.cursor()
+        if self.dialect.name == "mysql":
+            # A row lock needs a table; an empty database has none. GET_LOCK is per session: unlock_schema.
+            cursor.execute("SELECT GET_LOCK(CONCAT('mlmd_core.schema.', DATABASE()), 60)")
+        else:
+            cursor.execute("SELECT pg_advisory_xact_lock(7310541726)")
+        cursor.fetchall()
+
+    def unlock_schema(self, raw: Any) -> None:
+        if self.dialect.name == "mysql":
+            try:
+                cursor = raw.cursor()
+                cursor.execute("SELECT RELEASE_LOCK(CONCAT('mlmd_core.schema.', DATABASE()))")
+                cursor.fetchall()
+            except Exception:  # noqa: BLE001 - a dead session has released it
+                pass
 
     def dispose(self) -> None:
         if self._memory_conn is not None:
@@ -146,9 +363,29 @@ class Database:
         self.engine.dispose()
 
 
-def map_db_error(exc: Exception) -> errors.StatusError:
+def is_duplicate_key(exc: BaseException) -> bool:
+    """Whether a driver error (not one of ours) is a unique-key violation."""
+    return not isinstance(exc, errors.StatusError) and isinstance(map_db_error(exc), errors.AlreadyExistsError)
+
+
+def map_db_error(exc: BaseException) -> errors.StatusError:
     """A driver error as the MLMD error a caller can act on (Aborted is retried by the client)."""
     message = str(exc)
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    sqlstate = getattr(exc, "sqlstate", None)
+    if code in _MYSQL_RETRY or sqlstate in _PG_RETRY:
+        return errors.AbortedError(f"Transaction aborted by a concurrent writer (deadlock or lock wait), "
+                                   f"retry: {message}")
+    if code in _MYSQL_TABLE_EXISTS or sqlstate in _PG_TABLE_EXISTS:
+        return errors.AbortedError(f"The schema is being created by a concurrent connection, retry: {message}")
+    if code in _MYSQL_DUPLICATE or sqlstate in _PG_DUPLICATE:
+        return errors.AlreadyExistsError(f"Given node already exists: {message}")
+    lowered = message.lower()
+    if (code in _MYSQL_BAD_VALUE or sqlstate in _PG_BAD_VALUE or "can not be used with mysql" in lowered
+            or "cannot contain nul" in lowered):
+        return errors.InvalidArgumentError(f"A value does not fit MLMD's schema on this database: {message}")
+    if code in _MYSQL_GONE or (sqlstate or "").startswith(_PG_GONE_CLASSES):
+        return errors.UnavailableError(f"Lost the connection to the database server: {message}")
     lowered = message.lower()
     if "locked" in lowered or "busy" in lowered or "deadlock" in lowered or "lock wait timeout" in lowered:
         return errors.AbortedError(f"Transaction aborted by a concurrent writer, retry: {message}")

@@ -70,6 +70,7 @@ def build(call: Call, kind: NodeKind, rows: Sequence[tuple], into: Any = None) -
         fk, p.c.name, p.c.is_custom_property, *(p.c[c] for c in PROPERTY_COLUMNS)
     ).where(fk.in_(bindparam("ids", expanding=True))))
     struct_prefix, decode = values.STRUCT_PREFIX, values.decode
+    raw_proto = call.dialect_name == "postgresql"
     for chunk in call.chunked(list(nodes)):
         for node_id, name, is_custom, int_v, double_v, string_v, proto_v, bool_v in call.all(q, {"ids": chunk}):
             node = nodes[node_id]
@@ -81,7 +82,7 @@ def build(call: Call, kind: NodeKind, rows: Sequence[tuple], into: Any = None) -
             elif double_v is not None:
                 target.double_value = double_v
             else:
-                decode(target, int_v, double_v, string_v, proto_v, bool_v)
+                decode(target, int_v, double_v, string_v, proto_v, bool_v, raw_proto)
     return list(nodes.values())
 
 
@@ -122,6 +123,7 @@ def property_rows(call: Call, kind: NodeKind, node_id: int, node: Any, info: Typ
     Rows are tuples in PROPERTY_ROW order; `only` restricts them to some (name, is_custom) keys."""
     rows: list[tuple] = []
     encode = values.encode
+    raw_proto = call.dialect_name == "postgresql"  # see values.encode
     props = node.properties
     if props:
         declared = info.properties
@@ -140,7 +142,7 @@ def property_rows(call: Call, kind: NodeKind, node_id: int, node: Any, info: Typ
             if which == "double_value" and value.double_value != value.double_value:
                 raise errors.InvalidArgumentError(f"Property {name} is NaN, which databases cannot store.")
             if only is None or (name, False) in only:
-                rows.append((node_id, name, False, *encode(value, which)))
+                rows.append((node_id, name, False, *encode(value, which, raw_proto)))
     props = node.custom_properties
     if props:
         for name in props:
@@ -151,7 +153,7 @@ def property_rows(call: Call, kind: NodeKind, node_id: int, node: Any, info: Typ
             if which == "double_value" and value.double_value != value.double_value:
                 raise errors.InvalidArgumentError(f"Custom property {name} is NaN, which databases cannot store.")
             if only is None or (name, True) in only:
-                rows.append((node_id, name, True, *encode(value, which)))
+                rows.append((node_id, name, True, *encode(value, which, raw_proto)))
     if kind.name_required and not node.name:
         raise errors.InvalidArgumentError(f"{kind.label} name should not be empty.")
     return rows

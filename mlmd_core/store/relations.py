@@ -74,9 +74,9 @@ def insert_events(call: Call, events: Sequence[pb.Event]) -> None:
     for event_id, ev in zip(ids, events):
         for step in ev.path.steps:
             if step.HasField("index"):
-                path_rows.append((event_id, 1, step.index, None))
+                path_rows.append((event_id, True, step.index, None))
             else:
-                path_rows.append((event_id, 0, None, step.key))
+                path_rows.append((event_id, False, None, step.key))
     q = call.q("insert_event_paths", lambda: insert_values(EP, "event_id", "is_index_step", "step_index", "step_key"))
     call.many_tuples(q, path_rows)
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
@@ -30,6 +31,8 @@ _Id = Integer().with_variant(sqlite.INTEGER(), "sqlite")
 # Times are BIGINT on servers, INT (64-bit anyway) on SQLite.
 _Time = BigInteger().with_variant(sqlite.INTEGER(), "sqlite")
 _Flag = SmallInteger().with_variant(mysql.TINYINT(1), "mysql").with_variant(sqlite.INTEGER(), "sqlite")
+# is_custom_property / is_index_step: TINYINT(1) flags, but real booleans on PostgreSQL (as MLMD creates them).
+_BoolFlag = _Flag.with_variant(postgresql.BOOLEAN(), "postgresql")
 _LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
 _Blob = LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql").with_variant(postgresql.BYTEA(), "postgresql")
 
@@ -43,9 +46,10 @@ def _node_table(name: str, *columns: Column) -> Table:
         Column("type_id", Integer, nullable=False),
         *columns,
         Column("external_id", String(255), unique=True),
-        Column("create_time_since_epoch", _Time, nullable=False, server_default="0"),
-        Column("last_update_time_since_epoch", _Time, nullable=False, server_default="0"),
-        UniqueConstraint("type_id", "name", name=f"Unique{name}TypeName"),
+        Column("create_time_since_epoch", _Time, nullable=False, server_default=text("0")),
+        Column("last_update_time_since_epoch", _Time, nullable=False, server_default=text("0")),
+        # MLMD names this constraint for Artifact and Execution only (MySQL then calls Context's `type_id`).
+        UniqueConstraint("type_id", "name", name=None if name == "Context" else f"Unique{name}TypeName"),
         Index(f"idx_{lower}_create_time_since_epoch", "create_time_since_epoch"),
         Index(f"idx_{lower}_last_update_time_since_epoch", "last_update_time_since_epoch"),
         Index(f"idx_{lower}_external_id", "external_id"),
@@ -60,7 +64,7 @@ def _property_table(node: str) -> Table:
         metadata,
         Column(fk, Integer, nullable=False),
         Column("name", String(255), nullable=False),
-        Column("is_custom_property", _Flag, nullable=False),
+        Column("is_custom_property", _BoolFlag, nullable=False),
         Column("int_value", Integer),
         Column("double_value", Float(precision=53).with_variant(mysql.DOUBLE(), "mysql")),
         Column("string_value", _LongText),
@@ -160,7 +164,7 @@ event_path = Table(
     "EventPath",
     metadata,
     Column("event_id", Integer, nullable=False),
-    Column("is_index_step", _Flag, nullable=False),
+    Column("is_index_step", _BoolFlag, nullable=False),
     Column("step_index", Integer),
     Column("step_key", Text),
     Index("idx_eventpath_event_id", "event_id"),

@@ -14,7 +14,7 @@ from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.proto import metadata_store_service_pb2 as service_pb
 from mlmd_core.store import lineage, nodes, paging, relations, types
 from mlmd_core.store.context import Call, TypeInfo
-from mlmd_core.store.engine import Database, map_db_error
+from mlmd_core.store.engine import Database, is_duplicate_key, map_db_error
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlmd_core.store.sql import Statements
 
@@ -30,12 +30,16 @@ def rpc(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
+# How many connections a call tries when the server drops them (killed sessions, a restarting server).
+RECONNECT_ATTEMPTS = 3
+
+
 class SqlService:
     """Answers MetadataStoreService requests from a database (in-process backend of MetadataStore)."""
 
     def __init__(self, database: Database):
         self.database = database
-        self.statements = Statements(database.dialect)
+        self.statements = Statements(database.dialect, database.insert_strategy)
         self.type_cache: dict[int, TypeInfo] = {}
         self._db_errors = (sqlite3.Error, database.dialect.loaded_dbapi.Error)
 
@@ -45,26 +49,41 @@ class SqlService:
         if entry is None:
             raise errors.UnimplementedError(f"{method} is not implemented.")
         handler, response_class, write = entry
-        response = response_class()
         if write and self.database.read_only:
             raise errors.PermissionDeniedError(f"{method} cannot run on a store opened READONLY.")
         db = self.database
-        handle, raw = db.acquire()
-        try:
-            db.begin(raw, write)
+        # A server connection found dead (killed, timed out, server restarted) before the commit is replaced
+        # and the call run again on a new one: nothing of it was committed. Lost during the commit, the
+        # outcome is unknown, so the caller gets UnavailableError.
+        for attempt in range(RECONNECT_ATTEMPTS):
+            response = response_class()
+            committing = False
+            handle, raw = db.acquire()
             try:
-                call = Call(raw, self.statements, self.type_cache)
-                handler(call, request, response)
-                db.commit(raw)
-            except BaseException:
-                db.rollback(raw)
-                raise
-        except self._db_errors as exc:
-            raise map_db_error(exc) from exc
-        finally:
-            db.release(handle)
-        call.commit_caches()
-        return response
+                db.begin(raw, write)
+                try:
+                    call = Call(raw, self.statements, self.type_cache)
+                    handler(call, request, response)
+                    committing = True
+                    db.commit(raw)
+                except BaseException:
+                    db.rollback(raw)
+                    raise
+            except self._db_errors as exc:
+                if db.is_disconnect(exc, raw):
+                    db.invalidate(handle)
+                    handle = False
+                    if attempt + 1 < RECONNECT_ATTEMPTS and not committing:
+                        continue
+                    raise errors.UnavailableError(
+                        f"Lost the connection to the database server{' while committing' if committing else ''}: "
+                        f"{exc}") from exc
+                raise map_db_error(exc) from exc
+            finally:
+                db.release(handle)
+            call.commit_caches()
+            return response
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.database.dispose()
@@ -341,7 +360,14 @@ def _upsert_contexts(call: Call, contexts: Any, reuse_if_exists: bool, force_reu
                 continue
             first_new[key] = i
         to_put.append(i)
-    for i, context_id in zip(to_put, nodes.put(call, CONTEXT, [contexts[i] for i in to_put])):
+    try:
+        new_ids = nodes.put(call, CONTEXT, [contexts[i] for i in to_put])
+    except Exception as exc:
+        if reuse_if_exists and first_new and is_duplicate_key(exc):
+            # A concurrent call created one of these contexts after we looked (servers): retried, it is reused.
+            raise errors.AbortedError(f"A context was created concurrently, retry: {exc}") from exc
+        raise
+    for i, context_id in zip(to_put, new_ids):
         ids[i] = context_id
     for i, first in same_as.items():
         ids[i] = ids[first]

@@ -20,7 +20,7 @@ _EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 class Statement:
     """One statement for one dialect: its SQL text and the order of its (positional) parameters."""
 
-    __slots__ = ("sql", "names", "expanding", "defaults", "_by_lengths", "_placeholder")
+    __slots__ = ("sql", "names", "expanding", "defaults", "_by_lengths", "_placeholder", "multi_row")
 
     def __init__(self, element: Any, dialect: Dialect):
         compiled = element.compile(dialect=dialect)
@@ -33,6 +33,18 @@ class Statement:
         self.defaults = {k: v for k, v in compiled.params.items() if v is not None}
         self._by_lengths: dict[tuple[int, ...], str] = {}
         self._placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
+        # An INSERT ... VALUES (...) of insert_values: servers send many rows as one multi-row statement.
+        self.multi_row = isinstance(element, insert_values)
+
+    def rows_sql(self, count: int, returning: bool) -> str:
+        """The statement with `count` VALUES tuples (and RETURNING id): one statement for a batch of rows."""
+        key = (-count, returning)
+        sql = self._by_lengths.get(key)  # type: ignore[call-overload]
+        if sql is None:
+            head, sep, values = self.sql.rpartition(" VALUES ")
+            sql = head + sep + ", ".join([values] * count) + (" RETURNING id" if returning else "")
+            self._by_lengths[key] = sql  # type: ignore[index]
+        return sql
 
     def bind(self, params: Mapping[str, Any]) -> tuple[str, Any]:
         """SQL text and parameters for one execution; list parameters are expanded in place."""
@@ -58,11 +70,25 @@ class Statement:
         return sql, values
 
 
+# How a many-row INSERT learns its new ids (Database.insert_strategy):
+#   "sqlite"      executemany under the write lock, then last_insert_rowid(): the ids are consecutive;
+#   "returning"   one multi-row INSERT ... RETURNING id (PostgreSQL, MariaDB >= 10.5); a statement assigns
+#                 autoincrement/sequence values in row order, so the sorted ids are the rows' ids, even when
+#                 concurrent inserts interleave;
+#   "consecutive" one multi-row INSERT and its first id (MySQL with innodb_autoinc_lock_mode 0 or 1, which
+#                 gives a simple multi-row insert consecutive ids);
+#   "per_row"     one INSERT per row (MySQL with interleaved autoincrement locking: the only safe way).
+INSERT_STRATEGIES = ("sqlite", "returning", "consecutive", "per_row")
+# Rows per multi-row statement: PostgreSQL binds at most 65535 parameters, our rows have at most 10.
+ROWS_PER_STATEMENT = 1000
+
+
 class Statements:
     """The compiled statements of one dialect, built on first use from a key and a builder."""
 
-    def __init__(self, dialect: Dialect):
+    def __init__(self, dialect: Dialect, insert_strategy: str | None = None):
         self.dialect = dialect
+        self.insert_strategy = insert_strategy or ("sqlite" if dialect.name == "sqlite" else "returning")
         self._cache: dict[Any, Statement] = {}
 
     def get(self, key: Any, build: Callable[[], ClauseElement]) -> Statement:
@@ -104,9 +130,26 @@ class Cursor:
 
     def many_tuples(self, stmt: Statement, rows: Sequence[tuple]) -> None:
         """executemany with one tuple per row, in the order of the statement's parameters (for
-        insert_values: the column order given there). The fast path for bulk inserts."""
-        if rows:
-            self._cursor.executemany(stmt.sql, rows)
+        insert_values: the column order given there). The fast path for bulk inserts; on servers an
+        insert_values batch is sent as multi-row INSERTs (one round trip per ROWS_PER_STATEMENT rows)."""
+        if not rows:
+            return
+        if stmt.multi_row and self.statements.insert_strategy != "sqlite" and len(rows) > 1:
+            for start in range(0, len(rows), ROWS_PER_STATEMENT):
+                chunk = rows[start : start + ROWS_PER_STATEMENT]
+                self._cursor.execute(stmt.rows_sql(len(chunk), False), [v for row in chunk for v in row])
+            return
+        self._cursor.executemany(stmt.sql, rows)
+
+    def serialize_type_writes(self) -> bool:
+        """On servers, waits for (and then blocks) other calls creating types until this transaction ends,
+        so processes racing to create the same type create it once (Type.name is not unique in MLMD's
+        schema). SQLite writers are serialized already (BEGIN IMMEDIATE). True if the caller must look again."""
+        if self.statements.insert_strategy == "sqlite":
+            return False
+        self._cursor.execute("SELECT schema_version FROM MLMDEnv FOR UPDATE")
+        self._cursor.fetchall()
+        return True
 
     def chunked(self, values: Iterable[Any], size: int = 500) -> list[list[Any]]:
         """Splits a long IN-list so no statement exceeds a backend's parameter limit."""
@@ -118,16 +161,36 @@ class Cursor:
     def insert_ids(self, stmt: Statement, rows: Sequence[tuple]) -> list[int]:
         """Runs a many-row INSERT (tuples as for many_tuples) and returns the new ids in row order.
 
-        The call holds the database's write lock (SQLite: BEGIN IMMEDIATE), so the autoincrement ids
-        of one executemany are consecutive and end at the connection's last insert id."""
+        How depends on the backend (see INSERT_STRATEGIES); on SQLite the call holds the database's write
+        lock (BEGIN IMMEDIATE), so the ids of one executemany are consecutive and end at the last insert id."""
         if not rows:
             return []
-        if len(rows) == 1:
-            self._cursor.execute(stmt.sql, rows[0])
-            return [int(self._cursor.lastrowid)]
-        self.many_tuples(stmt, rows)
-        last = int(self._cursor.execute("SELECT last_insert_rowid()").fetchone()[0])
-        return list(range(last - len(rows) + 1, last + 1))
+        strategy = self.statements.insert_strategy
+        cursor = self._cursor
+        if strategy == "sqlite":
+            if len(rows) == 1:
+                cursor.execute(stmt.sql, rows[0])
+                return [int(cursor.lastrowid)]
+            self.many_tuples(stmt, rows)
+            last = int(cursor.execute("SELECT last_insert_rowid()").fetchone()[0])
+            return list(range(last - len(rows) + 1, last + 1))
+        ids: list[int] = []
+        if strategy == "per_row":
+            for row in rows:
+                cursor.execute(stmt.sql, row)
+                ids.append(int(cursor.lastrowid))
+            return ids
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            params = [v for row in chunk for v in row]
+            if strategy == "returning":
+                cursor.execute(stmt.rows_sql(len(chunk), True), params)
+                ids.extend(sorted(int(r[0]) for r in cursor.fetchall()))
+            else:
+                cursor.execute(stmt.rows_sql(len(chunk), False), params)
+                first = int(cursor.lastrowid)
+                ids.extend(range(first, first + len(chunk)))
+        return ids
 
 
 class _TextStatement:

@@ -184,6 +184,8 @@ def put_type(call: Call, kind: NodeKind, new: Any, can_add_fields: bool, can_omi
             raise errors.InvalidArgumentError(f"Unknown base_type {new.base_type} of type {new.name}.")
     version = _version(new)
     rows = find_types(call, kind, new.name, version)
+    if not rows and call.serialize_type_writes():
+        rows = find_types(call, kind, new.name, version)  # created by a call we waited for?
     if not rows:
         return _insert_type(call, kind, new, version, base_name)
     stored = load_types(call, kind, rows[:1])[0]

@@ -26,8 +26,9 @@ FIELD_OF_PROPERTY_TYPE = {
 Columns = tuple[Any, Any, Any, Any, Any]
 
 
-def encode(value: pb.Value, which: str | None = None) -> Columns:
-    """The property-row columns of a set Value (`which`: its oneof field, if already known)."""
+def encode(value: pb.Value, which: str | None = None, raw_proto: bool = False) -> Columns:
+    """The property-row columns of a set Value (`which`: its oneof field, if already known). ml-metadata
+    stores an Any as base64 text, except on PostgreSQL, where its BYTEA holds the serialized bytes (raw_proto)."""
     which = which or value.WhichOneof("value")
     if which == "int_value":
         return value.int_value, None, None, None, None
@@ -41,12 +42,13 @@ def encode(value: pb.Value, which: str | None = None) -> Columns:
         encoded = base64.b64encode(value.struct_value.SerializeToString()).decode("ascii")
         return None, None, STRUCT_PREFIX + encoded, None, None
     if which == "proto_value":
-        return None, None, None, base64.b64encode(value.proto_value.SerializeToString()), None
+        serialized = value.proto_value.SerializeToString()
+        return None, None, None, serialized if raw_proto else base64.b64encode(serialized), None
     raise errors.InvalidArgumentError("value is not set")
 
 
 def decode(into: pb.Value, int_value: Any, double_value: Any, string_value: Any, proto_value: Any,
-           bool_value: Any) -> None:
+           bool_value: Any, raw_proto: bool = False) -> None:
     """Fills a Value from the columns of one property row."""
     if int_value is not None:
         into.int_value = int_value
@@ -62,7 +64,7 @@ def decode(into: pb.Value, int_value: Any, double_value: Any, string_value: Any,
     elif proto_value is not None:
         raw = proto_value.encode("ascii") if isinstance(proto_value, str) else bytes(proto_value)
         message = any_pb2.Any()
-        message.ParseFromString(base64.b64decode(raw))
+        message.ParseFromString(raw if raw_proto else base64.b64decode(raw))
         into.proto_value.CopyFrom(message)
     elif bool_value is not None:
         into.bool_value = bool(bool_value)

@@ -1,0 +1,58 @@
+"""Airflow task runs -> MLMD: the one place that knows both worlds (docs/recording.md describes the mapping).
+
+- `model`: type names, external-id formats and the plain records (`TaskRun`, `AssetRef`, `XComRef`, ...);
+- `snapshot`: reads a running task instance into those records (Airflow side);
+- `writer`: writes the records into a MetadataStore, idempotently and with a handful of calls (MLMD side).
+
+Operators opt in with two documented hooks: an `mlmd_execution_type` attribute (or method) naming their
+ExecutionType, and `get_mlmd_artifacts(context) -> (inputs, outputs)` contributing artifacts (Assets, URI strings
+or `ArtifactRef`s).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+from mlmd_airflow.recording.model import (
+    ASSET_TYPE,
+    DAG_CONTEXT_TYPE,
+    DAG_RUN_CONTEXT_TYPE,
+    DATASET_TYPE,
+    OPENLINEAGE_DATASET_TYPE,
+    XCOM_TYPE,
+    ArtifactRef,
+    AssetRef,
+    TaskRun,
+    XComQuery,
+    XComRef,
+    asset_external_id,
+    dag_external_id,
+    dag_run_external_id,
+    dag_run_name,
+    execution_external_id,
+    xcom_external_id,
+    xcom_uri,
+)
+from mlmd_airflow.recording.snapshot import ARTIFACTS_METHOD, EXECUTION_TYPE_ATTRIBUTE, code_path, execution_type
+from mlmd_airflow.recording.writer import Writer
+from mlmd_core import MetadataStore
+
+__all__ = [
+    "ARTIFACTS_METHOD", "ASSET_TYPE", "DAG_CONTEXT_TYPE", "DAG_RUN_CONTEXT_TYPE", "DATASET_TYPE",
+    "EXECUTION_TYPE_ATTRIBUTE", "OPENLINEAGE_DATASET_TYPE", "XCOM_TYPE", "ArtifactRef", "AssetRef", "TaskRun",
+    "Writer", "XComQuery", "XComRef", "asset_external_id", "code_path", "dag_external_id", "dag_run_external_id",
+    "dag_run_name", "execution_external_id", "execution_type", "writer_for", "xcom_external_id", "xcom_uri",
+]
+
+_writers: weakref.WeakKeyDictionary[MetadataStore, Writer] = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def writer_for(store: MetadataStore) -> Writer:
+    """The Writer of `store`, one per store object so its type-id cache lives as long as the store."""
+    with _writers_lock:
+        writer = _writers.get(store)
+        if writer is None:
+            writer = _writers[store] = Writer(store)
+        return writer

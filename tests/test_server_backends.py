@@ -1,0 +1,398 @@
+"""MariaDB and PostgreSQL specifics: MLMD's table layout, database creation, connection loss, lock errors
+and concurrent writers (reference §6, §6.4 "Concurrency"; MLMD issues #221 and #50). Real servers, no mocks;
+a backend whose server is unreachable is skipped (see tests/server_backends.py)."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+import traceback
+
+import pytest
+import server_backends
+from server_backends import SERVER_BACKENDS, admin_connection, fresh_config
+from store_fixtures import ORACLE, close_store, errors, make_types, mlmd, open_store, pb
+
+from mlmd_core.store.engine import map_db_error
+
+pytestmark = [pytest.mark.skipif(ORACLE or not SERVER_BACKENDS, reason="needs MLMD_TEST_BACKENDS servers"),
+              pytest.mark.parametrize("backend", SERVER_BACKENDS)]
+
+
+def _database(config: pb.ConnectionConfig) -> str:
+    return config.mysql.database if config.WhichOneof("config") == "mysql" else config.postgresql.dbname
+
+
+def _kill_sessions(backend: str, database: str) -> int:
+    """Kills every server session connected to the database (as a DBA or a server restart would)."""
+    conn = admin_connection(backend)
+    try:
+        cur = conn.cursor()
+        if backend == "mysql":
+            cur.execute("SELECT id FROM information_schema.processlist WHERE db = %s AND id <> CONNECTION_ID()",
+                        (database,))
+            ids = [r[0] for r in cur.fetchall()]
+            for session in ids:
+                try:
+                    cur.execute(f"KILL {int(session)}")
+                except Exception as exc:  # noqa: BLE001 - 1094: the session ended meanwhile
+                    if not exc.args or exc.args[0] != 1094:
+                        raise
+            return len(ids)
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                    "AND pid <> pg_backend_pid()", (database,))
+        return len(cur.fetchall())
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------------------------------- layout
+
+
+def _columns(backend: str, database: str) -> dict[str, list[tuple]]:
+    conn = admin_connection(backend, database)
+    try:
+        cur = conn.cursor()
+        if backend == "mysql":
+            cur.execute("SELECT table_name, column_name, column_type, is_nullable, column_default, extra "
+                        "FROM information_schema.columns WHERE table_schema = DATABASE() "
+                        "ORDER BY table_name, ordinal_position")
+        else:
+            cur.execute("SELECT table_name, column_name, data_type, character_maximum_length, is_nullable, "
+                        "column_default FROM information_schema.columns WHERE table_schema = current_schema() "
+                        "ORDER BY table_name, ordinal_position")
+        out: dict[str, list[tuple]] = {}
+        for row in cur.fetchall():
+            out.setdefault(row[0], []).append(tuple(row[1:]))
+        if backend == "mysql":
+            cur.execute("SELECT table_name, index_name, non_unique, GROUP_CONCAT(column_name ORDER BY seq_in_index),"
+                        " GROUP_CONCAT(IFNULL(sub_part, '') ORDER BY seq_in_index) FROM information_schema.statistics"
+                        " WHERE table_schema = DATABASE() GROUP BY table_name, index_name, non_unique")
+        else:
+            cur.execute("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+        out["indexes"] = sorted(tuple(r) for r in cur.fetchall())
+        return out
+    finally:
+        conn.close()
+
+
+EXPECTED_MYSQL_ARTIFACT = [
+    ("id", "int(11)", "NO", None, "auto_increment"),
+    ("type_id", "int(11)", "NO", None, ""),
+    ("uri", "text", "YES", "NULL", ""),
+    ("state", "int(11)", "YES", "NULL", ""),
+    ("name", "varchar(255)", "YES", "NULL", ""),
+    ("external_id", "varchar(255)", "YES", "NULL", ""),
+    ("create_time_since_epoch", "bigint(20)", "NO", "0", ""),
+    ("last_update_time_since_epoch", "bigint(20)", "NO", "0", ""),
+]
+
+
+def test_fresh_schema_has_mlmd_layout(backend: str) -> None:
+    """Tables, column types and index names as ml-metadata 1.17 creates them on the server (§6), so a
+    KFP/TFX database and ours are interchangeable. (test_interop_servers compares against ml-metadata itself.)"""
+    config = fresh_config(backend)
+    close_store(open_store(config))
+    layout = _columns(backend, _database(config))
+    if backend == "mysql":
+        assert sorted(t for t in layout if t != "indexes") == sorted(server_backends._TABLES + ("MLMDEnv",))
+        assert layout["Artifact"] == EXPECTED_MYSQL_ARTIFACT
+        props = {c[0]: c[1] for c in layout["ArtifactProperty"]}
+        assert props == {"artifact_id": "int(11)", "name": "varchar(255)", "is_custom_property": "tinyint(1)",
+                         "int_value": "int(11)", "double_value": "double", "string_value": "mediumtext",
+                         "byte_value": "mediumblob", "proto_value": "mediumblob", "bool_value": "tinyint(1)"}
+        indexes = {(r[0], r[1]): r[2:] for r in layout["indexes"]}
+        assert indexes[("ArtifactProperty", "idx_artifact_property_string")] == (
+            1, "name,is_custom_property,string_value", ",,255")
+        assert indexes[("Artifact", "idx_artifact_uri")] == (1, "uri", "255")
+        assert indexes[("Artifact", "UniqueArtifactTypeName")][0] == 0
+        assert indexes[("Context", "type_id")] == (0, "type_id,name", ",")
+    else:
+        assert sorted(t for t in layout if t != "indexes") == sorted(
+            t.lower() for t in server_backends._TABLES + ("MLMDEnv",))
+        props = {c[0]: c[1] for c in layout["artifactproperty"]}
+        assert props["is_custom_property"] == "boolean" and props["proto_value"] == "bytea"
+        assert props["double_value"] == "double precision" and props["int_value"] == "integer"
+        assert {c[0]: c[1] for c in layout["type"]}["type_kind"] == "smallint"
+        assert {c[0]: c[-1] for c in layout["artifact"]}["id"] == "nextval('artifact_id_seq'::regclass)"
+        names = {r[1] for r in layout["indexes"]}
+        assert {"uniqueartifacttypename", "context_type_id_name_key", "idx_artifact_uri",
+                "idx_execution_property_string", "idx_eventpath_event_id"} <= names
+
+
+def test_database_is_created_unless_told_not_to(backend: str) -> None:
+    config = fresh_config(backend)
+    which = config.WhichOneof("config")
+    getattr(config, which).skip_db_creation = True
+    with pytest.raises(errors.FailedPreconditionError, match="does not exist"):
+        open_store(config)
+    getattr(config, which).skip_db_creation = False
+    s = open_store(config)
+    assert s.get_artifact_types() == []
+    close_store(s)
+    getattr(config, which).skip_db_creation = True  # exists now
+    close_store(open_store(config))
+
+
+def test_unreachable_server_is_unavailable(backend: str) -> None:
+    config = fresh_config(backend)
+    if backend == "mysql":
+        config.mysql.port = 1
+    else:
+        config.postgresql.port = "1"
+    with pytest.raises(errors.UnavailableError, match="Cannot connect"):
+        open_store(config)
+
+
+# --------------------------------------------------------------------------------------- robustness
+
+
+def test_killed_connections_are_replaced_transparently(backend: str) -> None:
+    """MLMD #221: a long-lived store whose server sessions were killed (idle timeout, DBA, restart) goes on
+    working on the next call, for reads and writes alike."""
+    config = fresh_config(backend)
+    s = open_store(config)
+    try:
+        types = make_types(s)
+        [aid] = s.put_artifacts([pb.Artifact(type_id=types.artifact, uri="/before")])
+        for _ in range(3):
+            assert _kill_sessions(backend, _database(config)) >= 1
+            assert [a.uri for a in s.get_artifacts_by_id([aid])] == ["/before"]
+            assert _kill_sessions(backend, _database(config)) >= 1
+            s.put_artifacts([pb.Artifact(type_id=types.artifact, uri="/after")])
+        assert sorted(a.uri for a in s.get_artifacts()) == ["/after"] * 3 + ["/before"]
+    finally:
+        close_store(s)
+
+
+def test_connection_killed_by_threads_in_flight(backend: str) -> None:
+    """Sessions of a store shared by threads are killed while calls run. A call whose connection dies before
+    its commit is re-run on a new connection; one whose commit was cut off may or may not have committed, so
+    it fails with UnavailableError (never a silent double write). The store works on afterwards."""
+    config = fresh_config(backend)
+    s = open_store(config)
+    types = make_types(s)
+    done: list[int] = []
+    unknown: list[int] = []
+    failures: list[str] = []
+
+    def work(worker: int) -> None:
+        for i in range(20):
+            try:
+                s.put_artifacts([pb.Artifact(type_id=types.artifact, uri=f"/{worker}/{i}")])
+                done.append(1)
+            except errors.UnavailableError as exc:
+                if "while committing" not in str(exc):
+                    failures.append(str(exc))
+                unknown.append(1)
+            except Exception:  # noqa: BLE001 - reported below
+                failures.append(traceback.format_exc())
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for _ in range(3):
+        _kill_sessions(backend, _database(config))
+    for t in threads:
+        t.join()
+    try:
+        assert not failures, failures[0]
+        assert len(done) <= len(s.get_artifacts()) <= len(done) + len(unknown)
+        s.put_artifacts([pb.Artifact(type_id=types.artifact, uri="/last")])
+    finally:
+        close_store(s)
+
+
+def _deadlock(backend: str, database: str) -> Exception:
+    """Makes the server detect a real deadlock between two sessions; returns the victim's driver error."""
+    a, b = admin_connection(backend, database), admin_connection(backend, database)
+    try:
+        for conn in (a, b):
+            conn.autocommit = False if backend == "postgresql" else conn.autocommit
+        if backend == "mysql":
+            a.autocommit(False)
+            b.autocommit(False)
+        ca, cb = a.cursor(), b.cursor()
+        table = "MLMDEnv" if backend == "mysql" else "mlmdenv"
+        ca.execute(f"INSERT INTO {table} VALUES (1001)")
+        cb.execute(f"INSERT INTO {table} VALUES (1002)")
+        caught: list[Exception] = []
+
+        def second() -> None:
+            try:
+                cb.execute(f"INSERT INTO {table} VALUES (1001)")  # waits for a
+            except Exception as exc:  # noqa: BLE001
+                caught.append(exc)
+
+        t = threading.Thread(target=second)
+        t.start()
+        try:
+            ca.execute(f"INSERT INTO {table} VALUES (1002)")  # waits for b: deadlock
+        except Exception as exc:  # noqa: BLE001
+            caught.append(exc)
+        a.rollback()
+        t.join()
+        b.rollback()
+        return caught[0]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_deadlock_and_lock_wait_timeout_are_aborted(backend: str) -> None:
+    """Deadlocks and lock-wait timeouts reach callers as AbortedError, which MetadataStore retries."""
+    config = fresh_config(backend)
+    close_store(open_store(config))
+    database = _database(config)
+    assert isinstance(map_db_error(_deadlock(backend, database)), errors.AbortedError)
+    holder, waiter = admin_connection(backend, database), admin_connection(backend, database)
+    try:
+        cur, wait = holder.cursor(), waiter.cursor()
+        if backend == "mysql":
+            holder.autocommit(False)
+            waiter.autocommit(False)
+            wait.execute("SET SESSION innodb_lock_wait_timeout = 1")
+            cur.execute("SELECT * FROM MLMDEnv FOR UPDATE")
+            statement = "SELECT * FROM MLMDEnv FOR UPDATE"
+        else:
+            holder.autocommit = waiter.autocommit = False
+            wait.execute("SET lock_timeout = '1s'")
+            cur.execute("SELECT * FROM mlmdenv FOR UPDATE")
+            statement = "SELECT * FROM mlmdenv FOR UPDATE"
+        with pytest.raises(Exception) as caught:
+            wait.execute(statement)
+        assert isinstance(map_db_error(caught.value), errors.AbortedError), caught.value
+    finally:
+        holder.close()
+        waiter.close()
+
+
+def test_lock_wait_inside_a_call_is_retried(backend: str) -> None:
+    """A put_artifact_type blocked behind another session's lock for longer than the lock timeout fails
+    with AbortedError and succeeds on MetadataStore's retry once the lock is gone."""
+    config = fresh_config(backend)
+    config.retry_options.max_num_retries = 50
+    s = open_store(config)
+    database = _database(config)
+    holder = admin_connection(backend, database)
+    try:
+        cur = holder.cursor()
+        if backend == "mysql":
+            holder.autocommit(False)
+            cur.execute("SET GLOBAL innodb_lock_wait_timeout = 1")
+            cur.execute("SELECT * FROM MLMDEnv FOR UPDATE")
+        else:
+            holder.autocommit = False
+            cur.execute(f'ALTER DATABASE "{database}" SET lock_timeout = \'1s\'')
+            holder.commit()
+            cur.execute("SELECT * FROM mlmdenv FOR UPDATE")
+        s.close()
+        s = open_store(config)  # new sessions pick up the short lock timeout
+        timer = threading.Timer(2.5, holder.rollback)
+        timer.start()
+        type_id = s.put_artifact_type(pb.ArtifactType(name="Waited"))
+        timer.join()
+        assert s.get_artifact_type("Waited").id == type_id
+    finally:
+        if backend == "mysql":
+            holder.cursor().execute("SET GLOBAL innodb_lock_wait_timeout = 50")
+        holder.close()
+        close_store(s)
+
+
+# ------------------------------------------------------------------------------------ many processes
+
+N_PROCS = 8
+N_CALLS = 40  # the benchmark (benchmarks/server_concurrency.py) runs 8 x 500
+START_TIMEOUT = 120
+
+
+def _execution_worker(config_bytes: bytes, worker: int, type_ids: tuple[int, int, int], start, out) -> None:
+    try:
+        config = pb.ConnectionConfig.FromString(config_bytes)
+        config.retry_options.max_num_retries = 20
+        artifact_type, execution_type, context_type = type_ids
+        s = open_store(config)
+        start.wait(START_TIMEOUT)
+        results = []
+        for i in range(N_CALLS):
+            event = pb.Event(type=pb.Event.OUTPUT)
+            event.path.steps.add(key=f"w{worker}")
+            eid, aids, cids = s.put_execution(
+                pb.Execution(type_id=execution_type, name=f"w{worker}-{i}"),
+                [(pb.Artifact(type_id=artifact_type, uri=f"/w{worker}/{i}"), event)],
+                [pb.Context(type_id=context_type, name="shared")], reuse_context_if_already_exist=True)
+            results.append((eid, aids[0], cids[0]))
+        close_store(s)
+        out.put((worker, "ok", results))
+    except BaseException:  # noqa: BLE001 - reported to the parent
+        out.put((worker, "error", traceback.format_exc()))
+
+
+def _type_worker(config_bytes: bytes, worker: int, start, out) -> None:
+    try:
+        config = pb.ConnectionConfig.FromString(config_bytes)
+        start.wait(START_TIMEOUT)
+        s = open_store(config)  # racing on a database that does not exist yet
+        t = pb.ArtifactType(name="Raced")
+        t.properties["p"] = pb.INT
+        ids = {s.put_artifact_type(t) for _ in range(10)}
+        close_store(s)
+        out.put((worker, "ok", sorted(ids)))
+    except BaseException:  # noqa: BLE001
+        out.put((worker, "error", traceback.format_exc()))
+
+
+def _run(target, args_of) -> list:
+    ctx = mp.get_context("fork")
+    start, out = ctx.Barrier(N_PROCS), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args_of(w), start, out)) for w in range(N_PROCS)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(60)
+    errors_seen = [r[2] for r in results if r[1] != "ok"]
+    assert not errors_seen, errors_seen[0]
+    return results
+
+
+def test_processes_writing_executions_lose_nothing(backend: str) -> None:
+    config = fresh_config(backend)
+    s = open_store(config)
+    types = make_types(s)
+    type_ids = (types.artifact, types.execution, types.context)
+    results = _run(_execution_worker, lambda w: (config.SerializeToString(), w, type_ids))
+    rows = [r for _, _, rs in results for r in rs]
+    assert len({r[0] for r in rows}) == len({r[1] for r in rows}) == N_PROCS * N_CALLS
+    assert len({r[2] for r in rows}) == 1
+    executions = s.get_executions()
+    assert sorted(e.id for e in executions) == sorted(r[0] for r in rows)
+    assert len(s.get_artifacts()) == N_PROCS * N_CALLS
+    [ctx] = s.get_contexts()
+    assert len(s.get_executions_by_context(ctx.id)) == N_PROCS * N_CALLS
+    assert len(s.get_artifacts_by_context(ctx.id)) == N_PROCS * N_CALLS
+    assert len(s.get_events_by_execution_ids([e.id for e in executions])) == N_PROCS * N_CALLS
+    close_store(s)
+
+
+def test_processes_racing_to_create_a_type_make_one(backend: str) -> None:
+    config = fresh_config(backend)  # the database does not exist yet: creation races too
+    results = _run(_type_worker, lambda w: (config.SerializeToString(), w))
+    assert len({tuple(r[2]) for r in results}) == 1 and len(results[0][2]) == 1
+    s = open_store(config)
+    assert [t.name for t in s.get_artifact_types()] == ["Raced"]
+    # the 9 system types exist once: 4 artifact types and Raced, 5 execution types
+    assert len(s.get_artifact_types_by_id(list(range(1, 20)))) == 5
+    assert len(s.get_execution_types_by_id(list(range(1, 20)))) == 5
+    close_store(s)
+
+
+def test_metadata_store_over_server_is_mlmd_compatible(backend: str) -> None:
+    """The ml_metadata-style entry point: ConnectionConfig.mysql / .postgresql straight into MetadataStore."""
+    s = mlmd.MetadataStore(fresh_config(backend))
+    try:
+        assert s.get_artifact_types() == []
+        assert s.get_artifact_type("mlmd.Dataset").id == 1
+    finally:
+        s.close()
