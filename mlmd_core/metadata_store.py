@@ -578,7 +578,27 @@ class MetadataStore:
 
 
 def downgrade_schema(config: pb.ConnectionConfig, downgrade_to_schema_version: int) -> None:
-    """Downgrades the database schema to an older version (for going back to an older ml-metadata)."""
+    """Downgrades the database schema to an older version, so that an older ml-metadata (or KFP/TFX) can use
+    it again; data the older schema has no place for is dropped. Returns None when done, as ml-metadata does.
+
+    Raises InvalidArgumentError for a target below 0 or above the library's version (10); other failures
+    (an empty database, a database newer than the library) as the MLMD error class that is also a
+    RuntimeError, like MetadataStore's constructor."""
     if downgrade_to_schema_version < 0:
         raise errors.InvalidArgumentError("downgrade_to_schema_version not specified")
-    raise errors.UnimplementedError("schema downgrade is not supported yet")
+    from mlmd_core.store.bootstrap import open_service
+
+    try:
+        open_service(config, pb.MigrationOptions(downgrade_to_schema_version=downgrade_to_schema_version))
+    except errors.CancelledError as exc:
+        if not exc.message.startswith("Downgrade migration was performed."):
+            raise _connect_error(exc) from exc
+        _log.info(exc.message)  # the success path: ml-metadata logs it too
+        return None
+    except errors.InvalidArgumentError as exc:
+        if exc.message.startswith("MLMD cannot be downgraded to schema_version"):
+            raise
+        raise _connect_error(exc) from exc
+    except errors.StatusError as exc:
+        raise _connect_error(exc) from exc
+    raise errors.InternalError("downgrade_schema: the store opened without performing the downgrade")
