@@ -26,8 +26,11 @@ PROPERTY_COLUMNS = ("int_value", "double_value", "string_value", "proto_value", 
 
 
 def node_select(kind: NodeKind) -> Any:
-    """SELECT of node rows with their type name, for build(); callers add WHERE and ORDER BY."""
-    return select(*kind.columns, T.c.name).join(T, T.c.id == kind.table.c.type_id)
+    """SELECT of node rows with their type name, for build(); callers add WHERE and ORDER BY.
+
+    An outer join (every node has its type, so the rows are the same) keeps the node table first: with an
+    inner join MySQL/MariaDB start from the small type table and sort every matching node before a LIMIT."""
+    return select(*kind.columns, T.c.name).outerjoin(T, T.c.id == kind.table.c.type_id)
 
 
 def load_by_ids(call: Call, kind: NodeKind, ids: Iterable[int], into: Any = None) -> dict[int, Any]:
