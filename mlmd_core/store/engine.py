@@ -103,8 +103,9 @@ def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
 
     if not cfg.database:
         raise errors.InvalidArgumentError("MySQL config needs a database name.")
+    # autocommit: reads run without a transaction (Database.begin opens one for writes only)
     args: dict[str, Any] = {"user": cfg.user or None, "password": cfg.password or "", "charset": "utf8mb4",
-                            "connect_timeout": 10, "autocommit": False}
+                            "connect_timeout": 10, "autocommit": True}
     if cfg.socket:
         args["unix_socket"] = cfg.socket
     else:
@@ -210,7 +211,8 @@ def _postgres_engine(cfg: pb.PostgreSQLDatabaseConfig) -> sqlalchemy.Engine:
             admin.close()
 
     engine = sqlalchemy.create_engine(
-        "postgresql+psycopg://", creator=lambda: connect(cfg.dbname), paramstyle="format", **_POOL_ARGS)
+        "postgresql+psycopg://", creator=lambda: connect(cfg.dbname, autocommit=True), paramstyle="format",
+        **_POOL_ARGS)
     engine.dialect.identifier_preparer = _FoldingPreparer(engine.dialect)
     # No `%s::INTEGER` casts on parameters: a statement is compiled once per shape, and a cast taken from a
     # column's type would make `id > 9223372036854775807` an error instead of no match (as on SQLite).
@@ -276,8 +278,17 @@ class Database:
 
     def begin(self, raw: Any, write: bool) -> None:
         """Starts the call's transaction. SQLite writers take the write lock up front (BEGIN IMMEDIATE)
-        so two writers never deadlock upgrading a read lock; in-memory reads need no transaction."""
+        so two writers never deadlock upgrading a read lock; in-memory reads need no transaction.
+
+        Server connections are in autocommit mode and only writes open a transaction: under READ COMMITTED
+        each statement of a read sees its own snapshot anyway, so a read's transaction would only add a
+        COMMIT round trip."""
         if not self.is_sqlite:
+            if write:
+                if self.dialect.name == "mysql":
+                    raw.begin()
+                else:
+                    raw.execute("BEGIN")
             return
         if not write and self.in_memory:
             return
@@ -287,13 +298,20 @@ class Database:
             raise map_db_error(exc) from exc
 
     def commit(self, raw: Any) -> None:
-        if self.is_sqlite and not raw.in_transaction:
+        if not self._in_transaction(raw):
             return
         try:
             raw.commit()
         except sqlite3.OperationalError as exc:
             raw.rollback()
             raise map_db_error(exc) from exc
+
+    def _in_transaction(self, raw: Any) -> bool:
+        if self.is_sqlite:
+            return raw.in_transaction
+        if self.dialect.name == "mysql":
+            return bool(raw.server_status & 1)  # SERVER_STATUS_IN_TRANS
+        return raw.info.transaction_status != 0  # psycopg: not IDLE
 
     def rollback(self, raw: Any) -> None:
         if not self.is_sqlite:
