@@ -1079,3 +1079,38 @@ ZETASQL_SURFACE = [
 @pytest.mark.parametrize("kind,query,expected", ZETASQL_SURFACE, ids=[f"{k}:{q[:60]}" for k, q, _ in ZETASQL_SURFACE])
 def test_zetasql_surface_accepted_by_ml_metadata(data, kind, query, expected):
     _check(data, kind, query, expected)
+
+
+# ------------------------------------------------------------------------------------- query plans (SQLite)
+
+
+@only_mlmd_core
+@pytest.mark.parametrize("query,uses_property_index", [
+    ("custom_properties.cache_key.string_value = 'k7' AND last_known_state = COMPLETE", True),
+    ("custom_properties.cache_key.string_value IN ('k7', 'k8')", True),
+    ("custom_properties.cache_key.string_value > 'k7'", False),  # a range: scan in id order, stop when full
+])
+def test_property_equality_is_answered_by_the_property_index(tmp_path, query, uses_property_index):
+    """An equality on one property is `id IN (matching property rows)`, answered by the index on
+    (name, is_custom_property, string_value), not by probing every execution in turn."""
+    import sqlite3
+
+    from sqlalchemy import select
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+    from mlmd_core import filter as filter_query
+    from mlmd_core.store.kinds import EXECUTION
+
+    path = tmp_path / "plan.sqlite"
+    config = pb.ConnectionConfig()
+    config.sqlite.filename_uri = str(path)
+    with mlmd.MetadataStore(config) as s:
+        et = s.put_execution_type(pb.ExecutionType(name="S"))
+        s.put_executions([pb.Execution(type_id=et, custom_properties={"cache_key": pb.Value(string_value=f"k{i}")})
+                          for i in range(200)])
+    stmt = select(EXECUTION.table.c.id).where(filter_query.condition(EXECUTION, query))
+    compiled = stmt.compile(dialect=sqlite_dialect.dialect(), compile_kwargs={"render_postcompile": True})
+    params = [compiled.params[name] for name in compiled.positiontup] if compiled.positiontup else compiled.params
+    with sqlite3.connect(path) as conn:
+        plan = " ".join(row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {compiled}", params))
+    assert ("idx_execution_property_string" in plan) is uses_property_index, plan

@@ -373,7 +373,7 @@ def parameters(query: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
 
 
 def _aliases(node: ast.Node) -> set[tuple[str, str]]:
-    """The neighbour aliases (prefix, name) the expression refers to."""
+    """The neighbour aliases (prefix, name) and properties ("properties", name) the expression refers to."""
     found, stack = set(), [node]
     while stack:
         current = stack.pop()
@@ -382,17 +382,20 @@ def _aliases(node: ast.Node) -> set[tuple[str, str]]:
             prefix = next((p for p in NEIGHBOURS if head.lower().startswith(p) and len(head) > len(p)), None)
             if prefix is not None:
                 found.add((prefix, head[len(prefix):]))
+            elif head.lower() in ("properties", "custom_properties") and len(current.parts) > 1:
+                found.add((head.lower(), current.parts[1]))
         else:
             stack.extend(ast.children(current))
     return found
 
 
 def _independent_parts(tree: ast.Node) -> list[ast.Node]:
-    """A top-level AND split into parts that share no neighbour alias.
+    """A top-level AND split into parts that share no neighbour alias or property.
 
     Each alias is existentially quantified, so `EXISTS a, b: P(a) AND Q(b)` equals
     `(EXISTS a: P(a)) AND (EXISTS b: Q(b))`; one subquery per part avoids the product of the aliases'
-    rows, which grows exponentially with the number of aliases."""
+    rows, which grows exponentially with the number of aliases. (A property has at most one row per
+    node, so splitting on properties changes nothing but the plan: see _part_condition.)"""
     if not (isinstance(tree, ast.BoolOp) and tree.op == "AND"):
         return [tree]
     groups: list[tuple[set, list[int]]] = []
@@ -420,6 +423,12 @@ def condition(kind: NodeKind, query: str) -> Any:
     return parts[0] if len(parts) == 1 else and_(*parts)
 
 
+def _uses_root(clause: Any, root: Any) -> bool:
+    """Whether the clause reads a column of the node table other than its id."""
+    return any(isinstance(e, ColumnClause) and e.table is root and e is not root.c.id
+               for e in visitors.iterate(clause))
+
+
 def _part_condition(kind: NodeKind, tree: ast.Node) -> Any:
     """The condition of one part whose aliases are joined together.
 
@@ -432,14 +441,22 @@ def _part_condition(kind: NodeKind, tree: ast.Node) -> Any:
     where = compiler.predicate(tree)
     if not compiler.on:
         return where
+    root, root_id = kind.table, kind.table.c.id
+    [first_key, *others] = compiler.joined
+    selective = (isinstance(tree, ast.Compare) and tree.op == "=") or (isinstance(tree, ast.In) and not tree.negated)
+    if first_key[0] == "property" and not others and selective and not _uses_root(where, root):
+        # An equality on one property (a cache key, a run id): `id IN (the property rows that match)`,
+        # which the property index (name, is_custom_property, value) answers, instead of probing every node
+        # in turn. Ranges keep the EXISTS form: they match many rows, and a page stops scanning once full.
+        _, custom, name = first_key
+        props = compiler.joined[first_key]
+        return root_id.in_(select(props.c[kind.fk.name]).where(
+            props.c.name == name, props.c.is_custom_property == bool(custom), where))
     link_key = next((key for key in compiler.joined if key[0] == "contexts_" and key[-1] == "link"), None)
     if link_key is None:
         return select(literal(1)).where(*compiler.on, where).exists()
     clauses = [*compiler.on, where]
-    root, root_id = kind.table, kind.table.c.id
-    uses_root = any(isinstance(e, ColumnClause) and e.table is root and e is not root_id
-                    for clause in clauses for e in visitors.iterate(clause))
-    if uses_root:
+    if any(_uses_root(clause, root) for clause in clauses):
         return root_id.in_(select(root_id).where(*clauses).correlate(None))
     # Only the node id is needed: take it from the link row, leaving the node table out of the subquery
     # (with it, SQLite scans the whole link table instead of starting from the matching contexts).
