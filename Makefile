@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo protos lint clean
+.PHONY: test demo protos lint clean ui
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 
 protos: $(STAMP)
 	$(PY) protos/generate.py
+
+# Rebuilds the lineage UI bundle (mlmd_airflow/ui/dist/, committed) from package-lock.json and the sources.
+ui:
+	cd mlmd_airflow/ui && npm ci --no-audit --no-fund && npm run build
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -297,6 +297,11 @@ class MlmdListener:
         except MlmdRecordingError as exc:
             # The task already has its final state; strict mode can only make the failure loud.
             log.error("%s (strict mode; the task's state was already final)", exc)
+        finally:
+            # @cached_step: the terminal state is written (or failed to be): release its single-flight lease
+            from mlmd_airflow.cache import registry
+
+            registry.settle((ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number))
 
 
 mlmd_listener = MlmdListener()

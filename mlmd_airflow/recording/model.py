@@ -24,6 +24,9 @@ ASSET_TYPE = "airflow.Asset"
 XCOM_TYPE = "airflow.XCom"
 DATASET_TYPE = "airflow.Dataset"  # default type of artifacts an operator contributes by URI
 OPENLINEAGE_DATASET_TYPE = "openlineage.Dataset"
+#: @cached_step: a Context per cache key and per step, grouping the executions of each (how lookups find them)
+CACHE_KEY_CONTEXT_TYPE = "mlmd_airflow.CacheKey"
+CACHE_STEP_CONTEXT_TYPE = "mlmd_airflow.CacheStep"
 
 STRING, INT, DOUBLE = pb.STRING, pb.INT, pb.DOUBLE
 
@@ -183,6 +186,10 @@ class TaskRun:
     asset_event_extra: dict[str, Any] = field(default_factory=dict)
     record_xcom: str = "reference"
     xcom_value_max_bytes: int = 4096
+    #: @cached_step (mlmd_airflow.cache.registry): custom properties of the execution (cache_key, ...) and, on a
+    #: cache hit, the (artifact id, path key) OUTPUT events that replace its XCom outputs (the reused artifacts)
+    cache_properties: dict[str, Any] = field(default_factory=dict)
+    cached_outputs: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def external_id(self) -> str:

@@ -282,8 +282,7 @@ def _enum_text(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
-def task_run(ti: Any, airflow_state: str, settings: Any, *, error: Any = None) -> m.TaskRun:
-    """The TaskRun of `ti` in `airflow_state` (running/success/failed/up_for_retry/skipped), without artifacts."""
+def _task_run(ti: Any, airflow_state: str, settings: Any, *, error: Any = None) -> m.TaskRun:
     task = ti.task
     type_name, description = execution_type(task)
     context = ti.get_template_context()
@@ -309,6 +308,23 @@ def task_run(ti: Any, airflow_state: str, settings: Any, *, error: Any = None) -
         run_after=_iso(getattr(dag_run, "run_after", None)),
         conf=m.summarize(m.canonical_json(conf)) if conf else None,
         record_xcom=settings.record_xcom, xcom_value_max_bytes=settings.xcom_value_max_bytes)
+
+
+def task_run(ti: Any, airflow_state: str, settings: Any, *, error: Any = None) -> m.TaskRun:
+    """The TaskRun of `ti` in `airflow_state` (running/success/failed/up_for_retry/skipped), without artifacts,
+    with what @cached_step decided for this try: the cache key and manifest, and on a hit state CACHED with the
+    reused outputs (mlmd_airflow.cache.registry; nothing when the task is not a cached step)."""
+    run = _task_run(ti, airflow_state, settings, error=error)
+    from mlmd_airflow.cache import registry
+
+    decision = registry.get((ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number))
+    if decision is not None:
+        run.cache_properties = decision.custom_properties()
+        if decision.hit:
+            run.cached_outputs = list(decision.outputs)
+            if run.state == pb.Execution.COMPLETE:
+                run.state = pb.Execution.CACHED
+    return run
 
 
 def running(ti: Any, settings: Any) -> m.TaskRun:

@@ -106,7 +106,12 @@ class Writer:
         _set_properties(dag_run.properties, {
             "dag_id": run.dag_id, "run_id": run.run_id, "run_type": run.run_type,
             "logical_date": run.logical_date, "run_after": run.run_after, "conf": run.conf})
-        return [dag, dag_run]
+        contexts = [dag, dag_run]
+        for type_name, prop in ((m.CACHE_KEY_CONTEXT_TYPE, "cache_key"), (m.CACHE_STEP_CONTEXT_TYPE, "cache_step")):
+            if run.cache_properties.get(prop):  # a @cached_step: the contexts its lookups go through
+                contexts.append(pb.Context(type_id=self._type_id("context", type_name, {}),
+                                           name=str(run.cache_properties[prop])))
+        return contexts
 
     def _execution(self, run: m.TaskRun) -> pb.Execution:
         execution = pb.Execution(type_id=self.execution_type_id(run.execution_type, run.type_description),
@@ -120,6 +125,7 @@ class Writer:
             "start_time": run.start_time, "end_time": run.end_time, "duration_seconds": run.duration_seconds,
             "hostname": run.hostname, "ti_id": run.ti_id, "error": run.error,
             "asset_event_extra": m.canonical_json(run.asset_event_extra) if run.asset_event_extra else None})
+        _set_properties(execution.custom_properties, run.cache_properties)
         return execution
 
     def _artifact(self, ref: m.Ref, run: m.TaskRun) -> tuple[pb.Artifact, str]:
@@ -177,6 +183,9 @@ class Writer:
                 if r.external_id in by_external_id:
                     artifact_id = by_external_id[r.external_id]
                     found[artifact_id] = (artifact_id, r.task_id, r.key, r.map_index)
+        missing = [r for r in direct if not any(f[1:] == (r.task_id, r.key, r.map_index) for f in found.values())]
+        for artifact_id, task_id, key, map_index in self._cached_xcom_inputs(missing, queries):
+            found.setdefault(artifact_id, (artifact_id, task_id, key, map_index))
         for query in queries:
             literals = [_quote(v) for v in (query.dag_id, query.run_id, query.task_id, query.key or "")]
             if None in literals:
@@ -193,6 +202,34 @@ class Writer:
                 found[a.id] = (a.id, query.task_id, a.properties["key"].string_value,
                                a.properties["map_index"].int_value)
         return sorted(found.values(), key=lambda f: (f[1], f[3], f[2]))
+
+    def _cached_xcom_inputs(self, missing: list[m.XComRef], queries: list[m.XComQuery]
+                            ) -> list[tuple[int, str, str, int]]:
+        """Upstream XComs served by a @cached_step hit: the upstream's CACHED execution in this run links the
+        reused artifacts (of the run that computed them) instead of artifacts of its own, so look there."""
+        wanted: dict[tuple[str, str, str], list[tuple[str | None, int | None]]] = {}
+        for r in missing:
+            wanted.setdefault((r.dag_id, r.run_id, r.task_id), []).append((r.key, r.map_index))
+        for q in queries:
+            wanted.setdefault((q.dag_id, q.run_id, q.task_id), []).append((q.key, q.map_index))
+        out: list[tuple[int, str, str, int]] = []
+        for (dag_id, run_id, task_id), keys in wanted.items():
+            literals = [_quote(v) for v in (dag_id, run_id, task_id)]
+            if None in literals:
+                continue
+            cached = self.store.get_executions(ListOptions(filter_query=(
+                f"properties.dag_id.string_value = {literals[0]} AND properties.run_id.string_value = "
+                f"{literals[1]} AND properties.task_id.string_value = {literals[2]} AND last_known_state = CACHED")))
+            if not cached:
+                continue
+            map_index_of = {e.id: e.properties["map_index"].int_value for e in cached}
+            for event in self.store.get_events_by_execution_ids(list(map_index_of)):
+                if event.type != _OUTPUT or not event.path.steps:
+                    continue
+                key, map_index = event.path.steps[-1].key, map_index_of[event.execution_id]
+                if any((k is None or k == key) and (i is None or i == map_index) for k, i in keys):
+                    out.append((event.artifact_id, task_id, key, map_index))
+        return out
 
     # ------------------------------------------------------------------------------------------------ write
 
@@ -226,8 +263,16 @@ class Writer:
             event.path.steps.add().key = task_id
             event.path.steps.add().key = key
             edges.append((0, None, event))
+        xcom_outputs = [ref for ref in run.outputs if isinstance(ref, m.XComRef)]
         for ref in run.outputs:
-            add(ref, _OUTPUT)
+            if not (run.cached_outputs and isinstance(ref, m.XComRef)):
+                add(ref, _OUTPUT)
+        if xcom_outputs and run.cached_outputs:
+            # a cache hit: the XCom outputs are the source execution's artifacts, linked, not copied
+            for artifact_id, path_key in run.cached_outputs:
+                event = pb.Event(type=_OUTPUT, artifact_id=artifact_id)
+                event.path.steps.add().key = path_key
+                edges.append((0, None, event))
 
         try:
             execution_ids, _, context_ids = self._put(execution, artifacts, contexts, edges)

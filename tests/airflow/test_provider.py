@@ -134,7 +134,8 @@ def test_airflow_shows_the_mlmd_config_section(airflow_cli, airflow_env) -> None
     options = ours[0][1]["mlmd"]["options"]
     assert {name: o["default"] for name, o in options.items()} == {
         "enabled": "True", "conn_id": "mlmd_default", "strict": "False", "record_xcom": "reference",
-        "xcom_value_max_bytes": "4096", "exclusions": "", "timeout": "5.0"}
+        "xcom_value_max_bytes": "4096", "exclusions": "", "timeout": "5.0", "cache_enabled": "True",
+        "cache_refresh": "False", "cache_lease_ttl": "30.0", "cache_wait_timeout": "3600.0"}
     assert _value(airflow_cli("config", "get-value", "mlmd", "conn_id").stdout) == "mlmd_default"
     assert _value(airflow_cli("config", "get-value", "mlmd", "record_xcom").stdout) == "reference"
     env = {**airflow_env, "AIRFLOW__MLMD__CONN_ID": "mlmd_prod"}

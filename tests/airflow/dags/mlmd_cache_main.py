@@ -6,8 +6,8 @@ tests/airflow/test_cache_dag.py (run 2 with conf {"order": [3, 1, 2], "mlmd_cach
     features_a -> features_b (comment/docstring/format edit: hit) -> features_c (helper edited: miss)
     items -> square.expand(x=items) -> total                     run 2 reorders the list: squares hit
     write_gone / write_kept (file outputs, verify="exists")       run 2: the test deleted write_gone's file
-    ttl_long (max_age 1 h) -> ttl_short (same step, max_age 3 s) run 2: long hits, short misses (read-time TTL)
-    refreshed, disabled_step (dag_run.conf), never_cached (default_args params)
+    ttl_long (max_age 1 h) -> ttl_short (same step, max_age 2 s) run 2: long hits, short misses (read-time TTL)
+    refreshed, disabled_step (dag_run.conf), never_cached (default_args)
     flaky_outer (retries=1) calls cached helper `expensive`, then dies on try 1 -> try 2 hits the helper
     bash_cached (cached_operator(BashOperator)), mlmd_decorated (@task.mlmd_cached), above_task (@cached_step
     above @task), store_down (its cache store is broken: runs uncached), unhashable (UncacheableInputError)
@@ -38,7 +38,7 @@ def expensive(x: int) -> int:
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2025, 1, 1, tz="UTC"), catchup=False,
-     default_args={"params": {"mlmd_cache": {"disable": ["never_cached"]}}})
+     default_args={"mlmd_cache": {"disable": ["never_cached"]}})
 def mlmd_cache_main():
     @task
     def extract() -> list[int]:
@@ -164,7 +164,7 @@ def mlmd_cache_main():
     features_a(1) >> features_b(1) >> make_c()(1)
     total(square.expand(x=items()))
     writer("gone")("a"), writer("kept")("b")
-    ttl("ttl_long", timedelta(hours=1))(5) >> ttl("ttl_short", timedelta(seconds=3))(5)
+    ttl("ttl_long", timedelta(hours=1))(5) >> ttl("ttl_short", timedelta(seconds=2))(5)
     refreshed(), disabled_step(), never_cached(), flaky_outer(), above_task(1)
     decorated = mlmd_decorated(4)
     use_decorated(decorated["double"], decorated["triple"])
