@@ -123,32 +123,20 @@ def test_step_names_do_not_depend_on_how_the_dag_file_was_imported(tmp_path: Pat
     assert os.path.isdir(DAGS_DIR)
 
 
-class _Dataset:
-    """Shaped like openlineage.client Dataset (namespace, name): what OperatorLineage.inputs/outputs hold."""
-
-    def __init__(self, namespace: str, name: str) -> None:
-        self.namespace, self.name = namespace, name
-
-
-class _Lineage:
-    def __init__(self) -> None:
-        self.inputs = [_Dataset("postgres://db:5432", "shop.public.orders")]
-        self.outputs = [_Dataset("s3://bucket", "reports/daily.parquet"), _Dataset("", "no-namespace")]
-
-
-def test_openlineage_datasets_become_artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The OpenLineage provider is not installed in this environment, so its presence check is forced; the
-    operator and its get_openlineage_facets_on_complete() are real."""
+def test_openlineage_datasets_become_artifacts(tmp_path: Path) -> None:
+    """An operator that reports datasets to the OpenLineage provider (installed in the dev environment) through
+    get_openlineage_facets_on_complete(): its real OperatorLineage datasets become artifacts."""
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import BaseOperator
+    from openlineage.client.event_v2 import Dataset
 
     class Query(BaseOperator):
-        def get_openlineage_facets_on_complete(self, task_instance: object) -> _Lineage:
-            return _Lineage()
+        def get_openlineage_facets_on_complete(self, task_instance: object) -> OperatorLineage:
+            return OperatorLineage(inputs=[Dataset("postgres://db:5432", "shop.public.orders")],
+                                   outputs=[Dataset("s3://bucket", "reports/daily.parquet"), Dataset("", "no-ns")])
 
-    op = Query(task_id="q")
-    assert snapshot.openlineage_artifacts(op, None) == ([], []) or snapshot.openlineage_available()
-    monkeypatch.setattr(snapshot, "openlineage_available", lambda: True)
-    inputs, outputs = snapshot.openlineage_artifacts(op, None)
+    assert snapshot.openlineage_available()
+    inputs, outputs = snapshot.openlineage_artifacts(Query(task_id="q"), None)
     store = open_store(tmp_path / "m.sqlite")
     Writer(store).record(_run(inputs=inputs, outputs=outputs))
     [e] = executions(store).values()
