@@ -62,9 +62,22 @@ def test_errors_are_one_line(mlmd_db: dict[int, Path], tmp_path: Path) -> None: 
     assert code == 1 and out.startswith("Error: InvalidArgumentError: Cannot connect sqlite3 database")
     assert not (tmp_path / "missing.sqlite").exists()
     code, out = _run("db", "current")
-    assert code == 2 and "exactly one of --sqlite, --config, --mysql-* or --postgres-*" in out
+    assert code == 2 and "exactly one of --db, --sqlite, --config, --mysql-* or --postgres-*" in out
     code, out = _run("db", "current", "--sqlite", str(db), "--postgres-host", "localhost")
     assert code == 2 and "(got --sqlite, --postgres-*)" in out
+
+
+def test_db_url(tmp_path: Path) -> None:
+    """`--db` as the other mlmd commands take it (but no default and no grpc://: schema changes need a database)."""
+    db = tmp_path / "url.sqlite"
+    assert _run("db", "upgrade", "--db", f"sqlite:///{db}") == (0, f"{db}: created schema version 10\n")
+    assert _run("db", "current", "--db", str(db)) == (0, f"{db}: schema version 10 (up to date)\n")
+    code, out = _run("db", "current", "--db", "grpc://127.0.0.1:8080")
+    assert code == 2 and "not an mlmd-server's" in out
+    code, out = _run("db", "current", "--db", str(db), "--sqlite", str(db))
+    assert code == 2 and "(got --db, --sqlite)" in out
+    code, out = _run("db", "current", "--db", "mysql://nohost")
+    assert code == 2 and "expected mysql://user:password@host:port/database" in out
 
 
 def test_config_file_and_empty_store(tmp_path: Path) -> None:

@@ -223,8 +223,13 @@ class Writer:
             if not cached:
                 continue
             map_index_of = {e.id: e.properties["map_index"].int_value for e in cached}
-            for event in self.store.get_events_by_execution_ids(list(map_index_of)):
-                if event.type != _OUTPUT or not event.path.steps:
+            outputs = [e for e in self.store.get_events_by_execution_ids(list(map_index_of))
+                       if e.type == _OUTPUT and e.path.steps]
+            # only the XComs it served: the CACHED execution's outlet Assets are outputs too, but no XCom input
+            xcoms = {a.id for a in self.store.get_artifacts_by_id({e.artifact_id for e in outputs})
+                     if a.type == m.XCOM_TYPE}
+            for event in outputs:
+                if event.artifact_id not in xcoms:
                     continue
                 key, map_index = event.path.steps[-1].key, map_index_of[event.execution_id]
                 if any((k is None or k == key) and (i is None or i == map_index) for k, i in keys):

@@ -1,8 +1,8 @@
-"""The `mlmd` command: one click group, with a sub-group per area (`mlmd db ...` today; room for
-`mlmd serve`, `mlmd ls` and others, each registered in `commands()` below).
+"""The `mlmd` command: one click group; mlmd_core's commands are registered in `commands()` below, plug-ins
+(`mlmd cache`, `mlmd ui` from mlmd_airflow) through the `mlmd.cli` entry point.
 
-Errors from the store are printed as `<ErrorClass>: <message>` on stderr with exit status 1, never as a
-traceback.
+Errors from the store are printed as `Error: <ErrorClass>: <message>` on stderr with exit status 1, never as a
+traceback (the group converts them, so every command gets that for free).
 """
 
 from __future__ import annotations
@@ -14,20 +14,39 @@ from typing import Optional
 
 import click
 
+from mlmd_core import errors
+from mlmd_core.cli import read, server, transfer
 from mlmd_core.cli.db import db
+from mlmd_core.cli.target import examples
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """A group that turns MLMD errors raised anywhere below it into one-line click errors (exit status 1)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except errors.StatusError as exc:
+            raise click.ClickException(f"{type(exc).__name__}: {exc.message}") from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=examples("mlmd artifacts --db ~/airflow/mlmd.sqlite --type Model",
+                             "MLMD_DB=grpc://127.0.0.1:8080 mlmd lineage 7 --format mermaid") + """
+
+Every command takes --db (a SQLite path, sqlite:///, mysql://, postgresql:// or grpc:// URL; default $MLMD_DB,
+else $AIRFLOW_HOME/mlmd.sqlite). With --json, list commands print one JSON object per line, `show` and
+`lineage` one JSON document.""")
 @click.version_option(package_name="mlmd-airflow", prog_name="mlmd")
 def cli() -> None:
-    """ML Metadata store tools."""
+    """ML Metadata store tools: browse a store, follow lineage, serve, export and import it."""
 
 
 def commands() -> list[click.Command]:
     """The sub-commands of `mlmd`: mlmd_core's own (add new groups here), then those other installed packages
     register under the `mlmd.cli` entry-point group (mlmd_core never imports them itself). One that fails to
     load is left out with a warning, so it cannot break the others."""
-    found: list[click.Command] = [db]
+    found: list[click.Command] = [*read.COMMANDS, db, server.server, *transfer.COMMANDS]
     for entry in sorted(importlib.metadata.entry_points(group="mlmd.cli"), key=lambda e: e.name):
         try:
             command = entry.load()

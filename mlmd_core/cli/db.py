@@ -9,20 +9,10 @@ import click
 
 from mlmd_core import errors
 from mlmd_core.cli.store_options import store_options
+from mlmd_core.cli.target import describe, examples
 from mlmd_core.proto import metadata_store_pb2 as pb
 
 T = TypeVar("T")
-
-
-def _describe(config: pb.ConnectionConfig) -> str:
-    which = config.WhichOneof("config")
-    if which == "sqlite":
-        return config.sqlite.filename_uri
-    if which == "mysql":
-        return f"mysql://{config.mysql.host or config.mysql.socket}/{config.mysql.database}"
-    if which == "postgresql":
-        return f"postgresql://{config.postgresql.host or config.postgresql.hostaddr}/{config.postgresql.dbname}"
-    return which or "?"
 
 
 def _run(body: Callable[[], T]) -> T:
@@ -33,12 +23,12 @@ def _run(body: Callable[[], T]) -> T:
         raise click.ClickException(f"{type(exc).__name__}: {exc.message}") from exc
 
 
-@click.group()
+@click.group(epilog=examples("mlmd db current --db ~/airflow/mlmd.sqlite"))
 def db() -> None:
     """Schema version of a store: show it, upgrade it, downgrade it."""
 
 
-@db.command()
+@db.command(epilog=examples("mlmd db current --db mysql://mlmd:secret@127.0.0.1:3306/mlmd"))
 @store_options
 def current(config: pb.ConnectionConfig) -> None:
     """Print the store's schema version (and the library's); changes nothing."""
@@ -49,16 +39,16 @@ def current(config: pb.ConnectionConfig) -> None:
     version = _run(lambda: bootstrap.stored_version(config))
     library = bootstrap.LIBRARY_VERSION
     if version is None:
-        click.echo(f"{_describe(config)}: empty (no MLMD schema; library version {library})")
+        click.echo(f"{describe(config)}: empty (no MLMD schema; library version {library})")
     elif version < library:
-        click.echo(f"{_describe(config)}: schema version {version} (library version {library}: run `mlmd db upgrade`)")
+        click.echo(f"{describe(config)}: schema version {version} (library version {library}: run `mlmd db upgrade`)")
     elif version > library:
-        click.echo(f"{_describe(config)}: schema version {version} (newer than library version {library})")
+        click.echo(f"{describe(config)}: schema version {version} (newer than library version {library})")
     else:
-        click.echo(f"{_describe(config)}: schema version {version} (up to date)")
+        click.echo(f"{describe(config)}: schema version {version} (up to date)")
 
 
-@db.command()
+@db.command(epilog=examples("mlmd db upgrade --sqlite kfp-metadata.sqlite"))
 @store_options
 @click.option("--to", "target", type=int, default=None,
               help="Stop at this version (default: the library's). Without --to, an empty store gets the "
@@ -77,14 +67,14 @@ def upgrade(config: pb.ConnectionConfig, target: int | None) -> None:
             raise click.UsageError(f"the store is at version {before}; use `mlmd db downgrade --to {target}`")
         _run(lambda: bootstrap.migrate(config, target))
     if before == target:
-        click.echo(f"{_describe(config)}: already at schema version {target}")
+        click.echo(f"{describe(config)}: already at schema version {target}")
     elif before is None:
-        click.echo(f"{_describe(config)}: created schema version {target}")
+        click.echo(f"{describe(config)}: created schema version {target}")
     else:
-        click.echo(f"{_describe(config)}: upgraded schema version {before} -> {target}")
+        click.echo(f"{describe(config)}: upgraded schema version {before} -> {target}")
 
 
-@db.command()
+@db.command(epilog=examples("mlmd db downgrade --db mlmd.sqlite --to 8 --yes"))
 @store_options
 @click.option("--to", "target", type=int, required=True, help="The version to go down to (0..library version).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -96,12 +86,12 @@ def downgrade(config: pb.ConnectionConfig, target: int, yes: bool) -> None:
 
     before = _run(lambda: bootstrap.stored_version(config))
     if before is not None and 0 <= target < before and not yes:
-        click.confirm(f"Downgrade {_describe(config)} from schema version {before} to {target}? Data that "
+        click.confirm(f"Downgrade {describe(config)} from schema version {before} to {target}? Data that "
                       "version cannot hold is dropped", abort=True)
     _run(lambda: downgrade_schema(config, target))
     if before is not None and target < before:
-        click.echo(f"{_describe(config)}: downgraded schema version {before} -> {target}")
+        click.echo(f"{describe(config)}: downgraded schema version {before} -> {target}")
     else:
-        click.echo(f"{_describe(config)}: already at schema version {before} (nothing to do)")
+        click.echo(f"{describe(config)}: already at schema version {before} (nothing to do)")
 
 

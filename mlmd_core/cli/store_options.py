@@ -1,5 +1,7 @@
-"""Options that say which store a command works on: `--sqlite PATH`, `--config FILE` (a text-format
-ConnectionConfig, as ml-metadata's tools take), or `--mysql-*` / `--postgres-*` for a server database."""
+"""Options that say which store a command works on: `--db URL` (as the other `mlmd` commands take it, but
+with no default: schema changes go only to a store named on the command line), `--sqlite PATH`, `--config FILE`
+(a text-format ConnectionConfig, as ml-metadata's tools take), or `--mysql-*` / `--postgres-*` for a server
+database."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ _POSTGRES = ("host", "port", "dbname", "user", "password")
 def store_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Adds the store options to a command and passes it `config` (a ConnectionConfig) instead."""
     options = [
+        click.option("--db", "db_url", default=None, metavar="URL",
+                     help="The store: a SQLite path, sqlite:///path, mysql://... or postgresql://... URL."),
         click.option("--sqlite", "sqlite_path", type=click.Path(dir_okay=False, path_type=Path),
                      help="SQLite database file."),
         click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -41,21 +45,33 @@ def store_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @functools.cache
 def _option_names() -> frozenset[str]:
-    return frozenset({"sqlite_path", "config_file", *(f"mysql_{n}" for n in _MYSQL),
+    return frozenset({"db_url", "sqlite_path", "config_file", *(f"mysql_{n}" for n in _MYSQL),
                       *(f"postgres_{n}" for n in _POSTGRES)})
 
 
-def connection_config(sqlite_path: Path | None = None, config_file: Path | None = None,
+def connection_config(sqlite_path: Path | None = None, config_file: Path | None = None, db_url: str | None = None,
                       **server: Any) -> pb.ConnectionConfig:
     """The ConnectionConfig the options describe; exactly one kind of store must be given."""
+    from mlmd_core.cli.target import parse_db
+
     mysql = {k[len("mysql_"):]: v for k, v in server.items() if k.startswith("mysql_") and v is not None}
     postgres = {k[len("postgres_"):]: v for k, v in server.items() if k.startswith("postgres_") and v is not None}
-    given = [name for name, used in (("--sqlite", sqlite_path is not None), ("--config", config_file is not None),
+    given = [name for name, used in (("--db", db_url is not None), ("--sqlite", sqlite_path is not None),
+                                     ("--config", config_file is not None),
                                      ("--mysql-*", bool(mysql)), ("--postgres-*", bool(postgres))) if used]
     if len(given) != 1:
-        raise click.UsageError("give the store with exactly one of --sqlite, --config, --mysql-* or --postgres-*"
+        raise click.UsageError("give the store with exactly one of --db, --sqlite, --config, --mysql-* or --postgres-*"
                                + (f" (got {', '.join(given)})" if given else ""))
     config = pb.ConnectionConfig()
+    if db_url is not None:
+        try:
+            parsed = parse_db(db_url)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--db") from exc
+        if not isinstance(parsed, pb.ConnectionConfig):
+            raise click.BadParameter("this command works on the database itself: give its SQLite, mysql:// or "
+                                     "postgresql:// address, not an mlmd-server's", param_hint="--db")
+        return parsed
     if sqlite_path is not None:
         config.sqlite.filename_uri = str(sqlite_path)
         config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
