@@ -8,6 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+# Loaded as Airflow loads it (its resetdb runs in the same test processes): Alembic then overrides how
+# SQLAlchemy compiles MySQL's DROP CONSTRAINT, which our migrations must survive.
+import alembic.ddl.mysql  # noqa: F401
 import pytest
 import server_backends
 import sqlalchemy

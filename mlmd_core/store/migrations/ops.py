@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Column, Index, MetaData, Table, UniqueConstraint
 from sqlalchemy.engine import Dialect
-from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable, DropConstraint, DropIndex
+from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable, DDLElement, DropConstraint, DropIndex
 from sqlalchemy.sql import ClauseElement
 
 
@@ -34,7 +34,11 @@ class Ops:
 
     def execute(self, statement: ClauseElement | str) -> Any:
         """Runs one statement (SQLAlchemy construct, compiled with literal values, or SQL text)."""
-        if not isinstance(statement, str):
+        if isinstance(statement, DDLElement):
+            # DDL has no bound values; and Alembic (loaded with Airflow) overrides MySQL's DROP CONSTRAINT
+            # compilation with a version that rejects any compile keyword.
+            statement = str(statement.compile(dialect=self.dialect))
+        elif not isinstance(statement, str):
             statement = str(statement.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
         cursor = self.raw.cursor()
         cursor.execute(statement)
