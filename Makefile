@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo ui-demo quickstart protos lint clean ui
+.PHONY: test demo ui-demo quickstart protos lint clean ui bench bench-compare
 
 # `make demo` / `make ui-demo`: a throw-away Airflow home inside the clone (reset by every `make demo`).
 DEMO_HOME := .demo/airflow
@@ -39,6 +39,26 @@ protos: $(STAMP)
 # Rebuilds the lineage UI bundle (mlmd_airflow/ui/dist/, committed) from package-lock.json and the sources.
 ui:
 	cd mlmd_airflow/ui && npm ci --no-audit --no-fund && npm run build
+
+# Benchmarks (docs/performance.md). `make bench`: every benchmark of mlmd_core (store workloads on SQLite memory,
+# SQLite file, MariaDB, PostgreSQL; listener overhead; cache lookup at 100k; gRPC load), results in
+# benchmarks/results/bench.json and the doc's figures; QUICK=1 for the smoke-test size.
+# `make bench-compare`: the store workloads against ml-metadata 1.17.1 (.venv-mlmd), interleaved rounds, ratios
+# printed and written into the doc; BENCH_BACKENDS / BENCH_SCALE / BENCH_ROUNDS choose what runs.
+BENCH_BACKENDS ?= sqlite-memory sqlite-file mysql
+BENCH_SCALE ?= $(if $(filter 1,$(QUICK)),100,10000)
+BENCH_ROUNDS ?= $(if $(filter 1,$(QUICK)),1,3)
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py $(if $(filter 1,$(QUICK)),--quick)
+
+bench-compare: $(STAMP)
+	test -x .venv-mlmd/bin/python || { echo "needs ml-metadata 1.17.1 in .venv-mlmd (see docs/performance.md)"; exit 1; }
+	for backend in $(BENCH_BACKENDS); do \
+	  $(PY) benchmarks/compare.py --backend $$backend --scale $(BENCH_SCALE) --rounds $(BENCH_ROUNDS) \
+	    --json benchmarks/results/compare-$$backend.json || exit 1; \
+	done
+	$(PY) benchmarks/report.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -1,7 +1,7 @@
 """@cached_step lookup cost on the embedded SQLite store with many executions recorded, and the cost of
 fingerprinting a big file input (once per file version, not per lookup).
 
-    python benchmarks/cache_lookup.py [--executions 100000] [--lookups 2000] [--file-mb 100]
+    python benchmarks/cache_lookup.py [--executions 100000] [--lookups 2000] [--file-mb 100] [--json out.json]
 
 Every recorded execution is a cache entry (a distinct cache_key, an OUTPUT event and its artifact), the worst
 case for the key filter. Reported: p50/p99 of `index.candidates()` for keys that hit (first usable candidate,
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import random
 import statistics
@@ -80,14 +81,17 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=100_000)
     parser.add_argument("--lookups", type=int, default=2000)
     parser.add_argument("--file-mb", type=int, default=100)
+    parser.add_argument("--json", help="also write the figures (ms) here")
     args = parser.parse_args()
+    report: dict[str, object] = {"executions": args.executions, "lookups": args.lookups, "file_mb": args.file_mb}
     with tempfile.TemporaryDirectory() as tmp:
         config = pb.ConnectionConfig()
         config.sqlite.filename_uri = os.path.join(tmp, "mlmd.sqlite")
         store = MetadataStore(config)
         t = time.perf_counter()
         populate(store, args.executions)
-        print(f"recorded {args.executions} cache entries in {time.perf_counter() - t:.1f} s")
+        report["populate_s"] = round(time.perf_counter() - t, 2)
+        print(f"recorded {args.executions} cache entries in {report['populate_s']:.1f} s")
         rng = random.Random(1)
 
         def hit() -> None:
@@ -108,6 +112,8 @@ def main() -> None:
             timed(fn, 50)  # warm-up
             samples = timed(fn, args.lookups)
             print(f"{name:24} p50 {statistics.median(samples):7.3f} ms   p99 {pct(samples, 0.99):7.3f} ms")
+            report[name.split()[0] + ("_" + name.split()[1].strip("()") if name.startswith("lookup") else "")] = {
+                "p50_ms": round(statistics.median(samples), 4), "p99_ms": round(pct(samples, 0.99), 4)}
         store.close()
 
         big = Path(tmp) / "big.bin"
@@ -121,6 +127,10 @@ def main() -> None:
         sidecar = timed(lambda: files.file_digest(big), 1)[0]
         print(f"{args.file_mb} MB file: first fingerprint {first:.0f} ms; then p50 {statistics.median(again):.3f} ms "
               f"(memo), {sidecar:.3f} ms in a new process (sidecar); full reads: {files.reads['files']}")
+        report["fingerprint_ms"] = {"first": round(first, 2), "memo_p50": round(statistics.median(again), 4),
+                                    "sidecar": round(sidecar, 4)}
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

@@ -12,12 +12,13 @@ paired and alternated so that machine noise hits both sides alike. Reported per 
 - self: time spent inside the listener's record calls (start, outputs, end) per task instance, in the enabled
   runs -- the listener's own cost, free of dag.test() noise.
 
-    .venv/bin/python benchmarks/listener_overhead.py [--tasks 40] [--repeat 7]
+    .venv/bin/python benchmarks/listener_overhead.py [--tasks 40] [--repeat 7] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -55,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--json", help="also write the medians (ms per task instance) here")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="mlmd-bench-"))
@@ -124,6 +126,13 @@ def main() -> None:
           f"listener stats: {dict(listener.stats)}")
     worst = max(statistics.median(diffs), statistics.median(selfs))
     print("target < 20 ms per task:", "met" if worst < 20 else "NOT met")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "task_instances": n, "pairs": args.repeat, "wall_ms_per_task": round(statistics.median(diffs), 2),
+            "cpu_ms_per_task": round(statistics.median(cpu_diffs), 2),
+            "self_ms_per_task": round(statistics.median(selfs), 2), "wall_ms_pairs": [round(d, 2) for d in diffs],
+            "dag_test_s_enabled": round(statistics.median(walls_on), 3),
+            "dag_test_s_disabled": round(statistics.median(walls_off), 3)}, indent=1))
 
 
 if __name__ == "__main__":

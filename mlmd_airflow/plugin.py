@@ -1,6 +1,7 @@
 """The Airflow plugin (entry point `airflow.plugins`): registers the MLMD listener in every Airflow process, and in
 the api-server the lineage UI: the FastAPI app at /mlmd, the "Lineage" tabs (react_apps on the DAG-run and
-task-instance pages) and the global "MLMD lineage" extra link.
+task-instance pages), the "MLMD browser" page under Browse (recent runs, artifact search) and the global
+"MLMD lineage" extra link.
 
 With `[mlmd] enabled = False` no listener is registered, so recording costs nothing anywhere. The UI stays
 available (it only reads the store).
@@ -38,6 +39,7 @@ def _listeners() -> list[object]:
 URL_PREFIX = "/mlmd"
 RUN_TAB = "mlmd_lineage"  # the DAG-run page tab: /dags/{dag_id}/runs/{run_id}/plugin/mlmd_lineage
 TASK_TAB = "mlmd_lineage_task"  # the task-instance page tab, focused on that task
+NAV_PAGE = "mlmd"  # Browse > MLMD browser: /plugin/mlmd, recent DAG runs and artifact search
 BUNDLE_URL = f"{URL_PREFIX}/static/mlmd-lineage.js"
 
 
@@ -70,6 +72,8 @@ class MlmdPlugin(AirflowPlugin):
         {"name": "MLMD lineage", "bundle_url": BUNDLE_URL, "destination": "dag_run", "url_route": RUN_TAB},
         {"name": "MLMD task lineage", "bundle_url": BUNDLE_URL, "destination": "task_instance",
          "url_route": TASK_TAB},
+        {"name": "MLMD browser", "bundle_url": BUNDLE_URL, "destination": "nav", "category": "browse",
+         "url_route": NAV_PAGE},
     ]
     global_operator_extra_links = [MlmdLineageLink()]
 

@@ -5,6 +5,8 @@ Two builds of the same routes:
 - `airflow_app()`: mounted by the plugin at /mlmd in the api-server. Every data route requires an Airflow user
   with read access to the DAG named by the `dag_id` query parameter (plugin routes are public otherwise), and
   executions of DAGs the user cannot read are redacted.
+- `/api/dag_runs` and `/api/search/artifacts` (the nav page) span DAGs: they need a signed-in user and answer
+  only for the DAGs the auth manager says that user may read (`get_authorized_dag_ids`).
 - `standalone_app(store)`: `mlmd ui`, no Airflow: anyone who can reach the (loopback) port reads the store.
 
 Store calls are blocking, so the routes are plain `def` (FastAPI runs them in its thread pool).
@@ -23,7 +25,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from mlmd_airflow.api import graph
-from mlmd_core import MetadataStore
+from mlmd_core import MetadataStore, errors
 
 DIST = Path(__file__).resolve().parent.parent / "ui" / "dist"
 BUNDLE = "mlmd-lineage.js"
@@ -99,6 +101,28 @@ def _router(get_store: Callable[[], MetadataStore], dependencies: Sequence[Any],
     return router
 
 
+def _browse_router(get_store: Callable[[], MetadataStore], user_dep: Any,
+                   dag_ids_for: Callable[[Any], set[str] | None], readable_for: ReadableFactory) -> APIRouter:
+    """The nav page's routes: recent DAG runs and artifact search, across DAGs, answered only for the DAGs
+    `dag_ids_for(user)` names (None = all)."""
+    router = APIRouter()
+
+    @router.get("/api/dag_runs", summary="Recent DAG runs recorded in MLMD (of DAGs the user may read)")
+    def dag_runs(limit: int = Query(50, ge=1, le=500), user: Any = Depends(user_dep)) -> list[dict[str, Any]]:
+        return graph.recent_dag_runs(get_store(), dag_ids_for(user), limit)
+
+    @router.get("/api/search/artifacts", summary="Artifacts by name/URI substring and/or filter_query")
+    def search(q: str = Query("", description="substring of the name or URI (case-insensitive)"),
+               filter_query: str = Query("", description="ml-metadata filter_query, e.g. type = 'Model'"),
+               limit: int = Query(50, ge=1, le=500), user: Any = Depends(user_dep)) -> list[dict[str, Any]]:
+        try:
+            return graph.search_artifacts(get_store(), q, filter_query, readable_for(user), limit)
+        except errors.InvalidArgumentError as exc:
+            raise HTTPException(status_code=400, detail=f"bad filter_query: {exc.message}") from None
+
+    return router
+
+
 def _base_app(title: str) -> FastAPI:
     app = FastAPI(title=title, docs_url=None, redoc_url=None)
     app.mount("/static", StaticFiles(directory=DIST, check_dir=False), name="static")
@@ -133,9 +157,18 @@ def airflow_app() -> FastAPI:
 
         return readable
 
+    def dag_ids_for(user: Any) -> set[str]:
+        return set(get_auth_manager().get_authorized_dag_ids(user=user, method="GET"))
+
+    def readable_dags_for(user: Any) -> graph.Readable:
+        allowed = dag_ids_for(user)
+        return allowed.__contains__
+
     app = _base_app("MLMD lineage (Airflow)")
     app.include_router(_router(get_store, [Depends(requires_access_dag("GET", DagAccessEntity.RUN))], get_user,
                                readable_for, require_dag=True))
+    # cross-DAG routes: any signed-in user (401 otherwise), answers limited to the DAGs they may read
+    app.include_router(_browse_router(get_store, get_user, dag_ids_for, readable_dags_for))
 
     @app.get("/view", response_class=HTMLResponse, include_in_schema=False)
     def view(dag_id: str = "", run_id: str = "", task_id: str = "") -> str:
@@ -159,6 +192,7 @@ def standalone_app(store: MetadataStore) -> FastAPI:
         return None
 
     app.include_router(_router(lambda: store, [], no_user, lambda _user: None, require_dag=False))
+    app.include_router(_browse_router(lambda: store, no_user, lambda _user: None, lambda _user: None))
 
     @app.get("/api/runs", summary="Recent contexts (runs) to pick from")
     def runs(limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:

@@ -262,3 +262,82 @@ def cache_entries(store: MetadataStore, step: str, readable: Readable = None, li
                     "cached_from": (execution_ref(sources[source], readable) if source in sources else None)}
         out.append(ref)
     return out
+
+
+def _filter_string(text: str) -> str:
+    """A filter_query string literal (backslash escapes, single quotes)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def recent_dag_runs(store: MetadataStore, dag_ids: Iterable[str] | None = None, limit: int = 50
+                    ) -> list[dict[str, Any]]:
+    """The newest Airflow DAG runs recorded in the store (airflow.DagRun contexts), optionally only those of
+    `dag_ids` (the DAGs the user may read; an empty collection gives [])."""
+    query = f"type = {_filter_string(DAG_RUN_CONTEXT_TYPE)}"
+    if dag_ids is not None:
+        wanted = sorted(set(dag_ids))
+        if not wanted:
+            return []
+        query += f" AND properties.dag_id.string_value IN ({', '.join(_filter_string(d) for d in wanted)})"
+    options = ListOptions(limit=limit, order_by=OrderByField.ID, is_asc=False, filter_query=query)
+    try:
+        contexts = store.get_contexts(options)
+    except errors.NotFoundError:  # no DagRun type yet
+        return []
+    out = []
+    for c in contexts:
+        dag_id, _, run_id = c.name.partition("/")
+        out.append({"context_id": c.id, "dag_id": _str_prop(c, "dag_id") or dag_id,
+                    "run_id": _str_prop(c, "run_id") or run_id, "run_type": _str_prop(c, "run_type"),
+                    "logical_date": _str_prop(c, "logical_date"), "created_ms": c.create_time_since_epoch})
+    return out
+
+
+def search_artifacts(store: MetadataStore, text: str = "", filter_query: str = "", readable: Readable = None,
+                     limit: int = 50, scan: int = 1000) -> list[dict[str, Any]]:
+    """Artifacts whose name or URI contains `text` (case-insensitive) and that match `filter_query` (ml-metadata's
+    filter language), newest first, each with its producers and consumers.
+
+    With `readable`, only artifacts that a readable DAG produced or consumed are answered (and executions of other
+    DAGs are redacted); the newest `scan` matches are examined. A bad filter_query raises
+    `mlmd_core.errors.InvalidArgumentError`.
+    """
+    clauses = []
+    if text:
+        pattern = _filter_string(f"%{text}%")
+        clauses.append(f"(name LIKE {pattern} OR uri LIKE {pattern})")
+    if filter_query.strip():
+        clauses.append(f"({filter_query})")
+    options = ListOptions(limit=scan if readable is not None else limit, order_by=OrderByField.ID, is_asc=False,
+                          filter_query=" AND ".join(clauses) or None)
+    needle = text.lower()
+    # LIKE treats % and _ as wildcards: keep only true substrings
+    artifacts = [a for a in store.get_artifacts(options)
+                 if not needle or needle in a.name.lower() or needle in a.uri.lower()]
+    if not artifacts:
+        return []
+    events = store.get_events_by_artifact_ids([a.id for a in artifacts])
+    executions = _executions_by_id(store, (e.execution_id for e in events))
+    by_artifact: dict[int, list[pb.Event]] = {}
+    for event in sorted(events, key=lambda e: (e.milliseconds_since_epoch, e.execution_id)):
+        if event.execution_id in executions:
+            by_artifact.setdefault(event.artifact_id, []).append(event)
+    out = []
+    for artifact in artifacts:
+        mine = by_artifact.get(artifact.id, [])
+        dags = {_str_prop(executions[e.execution_id], "dag_id") for e in mine} - {None}
+        if readable is not None and not any(readable(d) for d in dags):
+            continue  # no DAG the user may read touched it
+        producers, consumers = [], []
+        for event in mine:
+            ref = execution_ref(executions[event.execution_id], readable) | {"event": pb.Event.Type.Name(event.type)}
+            (consumers if event.type in _INPUT_EVENTS else producers).append(ref)
+        props = _props(artifact)
+        fallback = artifact.uri.rstrip("/").rsplit("/", 1)[-1] or f"{artifact.type} #{artifact.id}"
+        label = _label({"kind": "artifact", "name": artifact.name, "properties": props, "label": fallback})
+        out.append({"id": artifact.id, "type": artifact.type, "name": artifact.name, "uri": artifact.uri,
+                    "label": label, "created_ms": artifact.create_time_since_epoch, "properties": props,
+                    "producers": producers, "consumers": consumers})
+        if len(out) >= limit:
+            break
+    return out

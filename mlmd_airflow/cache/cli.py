@@ -21,6 +21,7 @@ import click
 from mlmd_airflow.cache import index
 from mlmd_airflow.cache.manifest import Manifest, diff
 from mlmd_core import MetadataStore
+from mlmd_core.cli.target import examples
 from mlmd_core.proto import metadata_store_pb2 as pb
 
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -91,7 +92,7 @@ def _row(e: pb.Execution, now_ms: int) -> dict[str, Any]:
 
 
 
-@click.group()
+@click.group(epilog=examples("mlmd cache list --sqlite ~/airflow/mlmd.sqlite --step churn_training.train"))
 def cache() -> None:
     """Inspect and invalidate @cached_step entries (docs/caching.md)."""
 
@@ -104,7 +105,7 @@ def _selection(command: Any) -> Any:
     return click.option("--step", help="Entries of this step.")(command)
 
 
-@cache.command("list")
+@cache.command("list", epilog=examples("mlmd cache list --sqlite ~/airflow/mlmd.sqlite --older-than 7d --json"))
 @store_options
 @_selection
 @click.option("--all", "include_invalidated", is_flag=True, help="Include invalidated entries.")
@@ -129,7 +130,7 @@ def list_cmd(store_args: Any, step: str | None, key: str | None, older_than: str
     click.echo(f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}")
 
 
-@cache.command("explain")
+@cache.command("explain", epilog=examples("mlmd cache explain --execution 25 --sqlite ~/airflow/mlmd.sqlite"))
 @store_options
 @click.option("--key", help="The cache key to explain.")
 @click.option("--execution", "execution_id", type=int, help="An execution of a cached step (hit or miss).")
@@ -179,7 +180,8 @@ def explain_cmd(store_args: Any, key: str | None, execution_id: int | None,
             click.echo(f"  - {change}")
 
 
-@cache.command("invalidate")
+@cache.command("invalidate", epilog=examples("mlmd cache invalidate --step churn_training.train --dry-run",
+                                             "mlmd cache invalidate --artifact 12 --cascade --reason 'bad data'"))
 @store_options
 @_selection
 @click.option("--artifact", "artifact_id", type=int, help="Entries that produced this artifact (id).")

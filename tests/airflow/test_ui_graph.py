@@ -96,3 +96,36 @@ def test_store_calls_do_not_grow_with_the_run(store: MetadataStore) -> None:
     assert set(calls) == set(small) and len(calls) <= len(small) + 8, (small, calls)
     print(f"graph of a 500-node run: {elapsed * 1000:.0f} ms, {len(calls)} store calls")
     assert elapsed < 2.0  # benchmark target is < 100 ms; loose here, the machine is shared
+
+
+def test_recent_dag_runs(store: MetadataStore) -> None:
+    record_demo(store)
+    runs = graph.recent_dag_runs(store)
+    assert [(r["dag_id"], r["run_id"]) for r in runs] == [("ui_demo", "run2"), ("ui_demo", "run1"),
+                                                         ("ui_upstream", "up1")]
+    assert all(r["context_id"] for r in runs)
+    assert [r["run_id"] for r in graph.recent_dag_runs(store, {"ui_upstream", "it's"})] == ["up1"]
+    assert graph.recent_dag_runs(store, set()) == []
+    assert len(graph.recent_dag_runs(store, limit=1)) == 1
+
+
+def test_search_artifacts(store: MetadataStore) -> None:
+    record_demo(store)
+    [features] = graph.search_artifacts(store, "LAKE/FEAT")
+    assert features["uri"] == "s3://lake/features" and features["label"] == "features"
+    assert [p["run_id"] for p in features["producers"]] == ["up1"]
+    assert {c["run_id"] for c in features["consumers"]} == {"run1", "run2"}
+    # a LIKE wildcard in the text is matched literally; HTML comes back as data
+    assert graph.search_artifacts(store, "lake_features") == []
+    [xss] = graph.search_artifacts(store, "<img")
+    assert XSS_NAME in xss["uri"]
+    models = graph.search_artifacts(store, filter_query="uri = 'file:///models/m1'")
+    assert [a["uri"] for a in models] == ["file:///models/m1"]
+    # only artifacts a readable DAG touched; other DAGs' executions are redacted
+    only_demo = graph.search_artifacts(store, "lake", readable=lambda dag: dag == "ui_demo")
+    assert {a["uri"] for a in only_demo} == {"s3://lake/features", xss["uri"]}  # ui_demo reads both
+    assert all(a["producers"][0].get("hidden") is True for a in only_demo)
+    assert graph.search_artifacts(store, "models", readable=lambda dag: dag == "ui_upstream") == []
+    assert graph.search_artifacts(store, "", readable=lambda dag: False) == []
+    with pytest.raises(Exception, match="filter_query"):
+        graph.search_artifacts(store, filter_query="nonsense ((")

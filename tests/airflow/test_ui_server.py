@@ -172,13 +172,59 @@ def test_extra_link_and_plugin_registration(server: dict) -> None:
     status, plugins = _http("GET", f"{server['base']}/api/v2/plugins", token=token)
     [mlmd] = [p for p in plugins["plugins"] if p["name"] == "mlmd"]
     assert {(a["destination"], a["url_route"]) for a in mlmd["react_apps"]} == {
-        ("dag_run", "mlmd_lineage"), ("task_instance", "mlmd_lineage_task")}
+        ("dag_run", "mlmd_lineage"), ("task_instance", "mlmd_lineage_task"), ("nav", "mlmd")}
+    [nav] = [a for a in mlmd["react_apps"] if a["destination"] == "nav"]
+    assert nav["category"] == "browse"
     with urllib.request.urlopen(f"{server['base']}/mlmd/static/mlmd-lineage.js", timeout=30) as response:
         assert response.status == 200 and b"AirflowPlugin" in response.read()
     # the page outside the shell: props travel escaped in an attribute, never as markup
     with urllib.request.urlopen(f"{server['base']}/mlmd/view?dag_id=%3Cscript%3Ex&run_id=r", timeout=30) as response:
         page = response.read().decode()
     assert "/mlmd/static/mlmd-lineage.js" in page and "&lt;script&gt;x" in page and "<script>x" not in page
+
+
+def test_nav_routes_answer_only_readable_dags(server: dict) -> None:
+    """The nav page's cross-DAG routes: 401 without a token; `nobody` (no role, reads no DAG) gets nothing."""
+    runs_url = f"{server['base']}/mlmd/api/dag_runs"
+    search_url = f"{server['base']}/mlmd/api/search/artifacts?" + urlencode({"q": "ui-demo/report"})
+    for url in (runs_url, search_url):
+        assert _http("GET", url)[0] == 401
+        status, body = _http("GET", url, token=server["tokens"]["nobody"])
+        assert (status, body) == (200, []), url
+    status, runs = _http("GET", runs_url, token=server["tokens"]["admin"])
+    assert status == 200, runs
+    assert [(r["dag_id"], r["run_id"]) for r in runs[:2]] == [(DAG_ID, server["run2"]), (DAG_ID, server["run1"])]
+    status, found = _http("GET", search_url, token=server["tokens"]["admin"])
+    assert status == 200, found
+    [asset] = found
+    assert asset["uri"] == "s3://lake/ui-demo/report"
+    assert {(p["run_id"], p["task_id"]) for p in asset["producers"]} == {
+        (server["run1"], "publish"), (server["run2"], "publish")}
+    status, body = _http("GET", f"{server['base']}/mlmd/api/search/artifacts?filter_query=%28%28",
+                         token=server["tokens"]["admin"])
+    assert status == 400 and "filter_query" in body["detail"]
+
+
+def test_nav_page_in_chromium(server: dict, tmp_path: Path) -> None:
+    """Browse > MLMD browser: lists the recorded runs (links to their lineage tab) and finds an artifact."""
+    with chromium_page(server["base"], server["tokens"]["admin"]) as (page, dialogs):
+        page.goto(f"{server['base']}/plugin/mlmd")
+        run = page.locator("[data-testid=dag-run]", has_text=server["run2"])
+        run.wait_for(timeout=60_000)
+        href = run.locator("a").get_attribute("href")
+        assert href == f"{server['base']}/dags/{DAG_ID}/runs/{quote(server['run2'], safe='')}/plugin/mlmd_lineage"
+        page.locator("[data-testid=search-text]").fill("ui-demo/report")
+        page.locator("[data-testid=search-submit]").click()
+        result = page.locator("[data-testid=search-result]")
+        result.first.wait_for()
+        assert result.count() == 1
+        label = result.locator("[data-testid=search-result-label]").inner_text()
+        assert label == '<img src=x onerror="window.__xss=1">'
+        assert result.locator("[data-testid=run-link]").count() >= 2
+        assert page.evaluate("window.__xss") is None and page.locator("img[src=x]").count() == 0 and dialogs == []
+        page.screenshot(path=str(tmp_path / "nav-page.png"), full_page=True)
+        run.locator("a").click()
+        page.wait_for_selector("[data-testid=mlmd-node]", timeout=60_000)
 
 
 def test_lineage_tab_in_chromium(server: dict, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from lineage_fixture import XSS_NAME, XSS_VALUE, record_demo, record_wide
 from ui_browser import chromium_page, free_port, stop
 
 from mlmd_core import MetadataStore
+from mlmd_core.grpc.testing import ServerProcess, write_server_config
 from mlmd_core.proto import metadata_store_pb2 as pb
 
 MLMD = str(Path(sys.executable).with_name("mlmd"))
@@ -63,7 +65,60 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     proc = subprocess.run([MLMD, "ui", "--db", str(tmp_path / "nope.sqlite")], capture_output=True, text=True,
                           timeout=60)
-    assert proc.returncode != 0 and "no such MLMD SQLite file" in proc.stderr
+    assert proc.returncode != 0 and "no MLMD store at" in proc.stderr
+    proc = subprocess.run([MLMD, "ui", "--db", "ftp://nowhere"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "unknown scheme" in proc.stderr
+
+
+def _serve(args: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`mlmd ui ARGS` on a free port, once /api/runs answers: (process, base URL)."""
+    port = free_port()
+    with open(log, "w") as out:
+        proc = subprocess.Popen([MLMD, "ui", *args, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while _get(f"{base}/api/runs")[0] != 200:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            pytest.fail(f"mlmd ui did not come up:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+    return proc, base
+
+
+def test_db_targets(tmp_path: Path) -> None:
+    """--db takes what every mlmd command takes: here $MLMD_DB=sqlite:////abs/path, and grpc://host:port."""
+    path = tmp_path / "served.sqlite"
+    config = pb.ConnectionConfig()
+    config.sqlite.filename_uri = str(path)
+    store = MetadataStore(config)
+    record_demo(store)
+    store.close()
+    env = dict(os.environ, MLMD_DB=f"sqlite:///{path}")
+    proc, base = _serve([], tmp_path / "sqlite.log", env)
+    try:
+        assert "ui_demo/run2" in {r["name"] for r in _get(f"{base}/api/runs")[1]}
+        status, graph = _get(f"{base}/api/lineage/run?dag_id=ui_demo&run_id=run2")
+        assert status == 200 and graph["counts"]["cached"] == 1
+        before = path.stat().st_mtime_ns
+    finally:
+        stop(proc)
+    assert path.stat().st_mtime_ns == before  # opened read-only
+    server_config = pb.MetadataStoreServerConfig()
+    server_config.connection_config.sqlite.filename_uri = str(path)
+    config_file = write_server_config(tmp_path / "server.pbtxt", server_config)
+    with ServerProcess([f"--metadata_store_server_config_file={config_file}"]) as server:
+        proc, base = _serve(["--db", f"grpc://127.0.0.1:{server.port}"], tmp_path / "grpc.log")
+        try:
+            status, graph = _get(f"{base}/api/lineage/run?dag_id=ui_demo&run_id=run2")
+            assert status == 200 and {n["label"] for n in graph["nodes"] if n["kind"] == "execution"} == {
+                "extract", "train", "evaluate", "report"}
+            status, found = _get(f"{base}/api/search/artifacts?q=features")
+            assert status == 200 and [a["uri"] for a in found] == ["s3://lake/features"]
+            status, runs = _get(f"{base}/api/dag_runs")
+            assert [(r["dag_id"], r["run_id"]) for r in runs][:2] == [("ui_demo", "run2"), ("ui_demo", "run1")]
+        finally:
+            stop(proc)
 
 
 def test_api_without_airflow(ui: dict) -> None:
@@ -96,8 +151,13 @@ def test_page_in_chromium(ui: dict, tmp_path: Path) -> None:
         # XSS: the dataset's name and property value are shown as text
         node = page.locator("[data-testid=mlmd-node]", has_text=XSS_NAME)
         assert node.count() == 1 and node.get_attribute("data-external") == "true"
+        viewport = "document.querySelector('.react-flow__viewport').style.transform"
+        page.wait_for_timeout(300)
+        before = page.evaluate(viewport)
         node.click()
         panel = page.locator("[data-testid=side-panel]")
+        # the graph is re-fitted to the narrower pane once the side panel is open
+        page.wait_for_function(f"{viewport} !== {json.dumps(before)}", timeout=5_000)
         assert panel.locator("[data-testid=side-title]").inner_text() == XSS_NAME
         assert XSS_VALUE in panel.locator("[data-testid=properties]").inner_text()
         assert "ui_upstream / up1 / publish" in panel.locator("[data-testid=origin]").inner_text()
@@ -119,6 +179,23 @@ def test_empty_and_list_states(ui: dict) -> None:
         page.goto(f"{ui['base']}/")
         page.locator("[data-testid=runs] a", has_text="ui_demo/run2").click()
         page.wait_for_function("document.querySelectorAll('[data-testid=mlmd-node]').length === 8")
+
+
+def test_search_in_chromium(ui: dict, tmp_path: Path) -> None:
+    with chromium_page(ui["base"]) as (page, dialogs):
+        page.goto(f"{ui['base']}/")
+        page.locator("[data-testid=search-text]").fill("<img")
+        page.locator("[data-testid=search-submit]").click()
+        result = page.locator("[data-testid=search-result]")
+        result.first.wait_for()
+        assert result.count() == 1 and XSS_NAME in result.inner_text()
+        assert "ui_upstream / up1 / publish" in result.inner_text()
+        assert page.evaluate("window.__xss") is None and dialogs == []
+        page.locator("[data-testid=search-text]").fill("")
+        page.locator("[data-testid=search-filter]").fill("bad ((")
+        page.locator("[data-testid=search-submit]").click()
+        assert "bad filter_query" in page.locator("[data-testid=search-error]").inner_text()
+        page.screenshot(path=str(tmp_path / "standalone-search.png"))
 
 
 def test_500_nodes_speed(ui: dict) -> None:

@@ -213,8 +213,11 @@ function Graph({ data, positions, focusKeys, base, dagId, standalone, initialSel
     const focus = [...focusKeys].map((id) => ({ id }));
     flow.fitView(focus.length ? { nodes: focus, padding: 0.8, maxZoom: 1.2 } : { padding: 0.1 });
   }, [flow, focusKeys]);
-  useEffect(() => { const t = setTimeout(fit, 0); return () => clearTimeout(t); }, [fit]);
   const selectedNode = selected && data.nodes.find((n) => n.key === selected);
+  const panelOpen = Boolean(selectedNode);
+  // fit once laid out, and again when the side panel opens or closes (the graph's width changes): after the
+  // browser has resized the flow (React Flow measures it with a ResizeObserver)
+  useEffect(() => { const t = setTimeout(fit, 50); return () => clearTimeout(t); }, [fit, panelOpen]);
   const name = `lineage-${data.dag_id || "context"}-${data.run_id || data.context?.id || ""}.svg`.replace(/[^\w.-]+/g, "_");
   return (
     <div style={{ display: "flex", flexDirection: "column", height: "100%" }}>
@@ -248,20 +251,97 @@ function Graph({ data, positions, focusKeys, base, dagId, standalone, initialSel
   );
 }
 
-function RunList({ base }) {
+function RunList({ base, standalone }) {
+  // standalone: any store's contexts (TFX, KFP, Airflow runs); in Airflow: the DAG runs the user may read
   const [runs, setRuns] = useState(null);
   const [error, setError] = useState(null);
-  useEffect(() => { getJson(base, "api/runs").then(setRuns, (e) => setError(explain(e))); }, [base]);
+  useEffect(() => {
+    getJson(base, standalone ? "api/runs" : "api/dag_runs").then(setRuns, (e) => setError(explain(e)));
+  }, [base, standalone]);
   if (error) return <Message tone="error" testid="error">{error}</Message>;
   if (!runs) return <Message testid="loading">Loading runs…</Message>;
-  if (!runs.length) return <Message testid="empty">This store has no contexts (runs) yet.</Message>;
+  if (!runs.length) {
+    return (
+      <Message testid="empty">
+        {standalone ? "This store has no contexts (runs) yet."
+          : "No DAG runs recorded in MLMD that you may read: is the listener enabled ([mlmd] enabled = True)?"}
+      </Message>
+    );
+  }
   return (
-    <div style={box}>
-      <h2 style={{ marginTop: 0 }}>MLMD runs</h2>
-      <ul data-testid="runs">
-        {runs.map((r) => <li key={r.id}><a href={`?context_id=${r.id}`}>{r.name}</a> <span style={{ color: "#777" }}>
-          ({r.type})</span></li>)}
+    <section>
+      <h2 style={{ marginTop: 0, fontSize: 18 }}>{standalone ? "MLMD runs" : "Recent DAG runs in MLMD"}</h2>
+      <ul data-testid="runs" style={{ paddingLeft: 18 }}>
+        {runs.map((r) => standalone ? (
+          <li key={r.id}><a href={`?context_id=${r.id}`}>{r.name}</a> <span style={{ color: "#777" }}>
+            ({r.type})</span></li>
+        ) : (
+          <li key={r.context_id} data-testid="dag-run">
+            <a href={runHref(r, false)} style={{ color: "#1565c0" }}>{r.dag_id} / {r.run_id}</a>
+            <span style={{ color: "#777" }}>{r.run_type ? ` · ${r.run_type}` : ""}
+              {r.logical_date ? ` · ${r.logical_date}` : ""}</span>
+          </li>
+        ))}
       </ul>
+    </section>
+  );
+}
+
+function ArtifactSearch({ base, standalone }) {
+  const [text, setText] = useState("");
+  const [filter, setFilter] = useState("");
+  const [result, setResult] = useState({ status: "idle" });
+  const submit = (event) => {
+    event.preventDefault();
+    setResult({ status: "loading" });
+    getJson(base, "api/search/artifacts", { q: text, filter_query: filter }).then(
+      (items) => setResult({ status: "ready", items }), (e) => setResult({ status: "error", message: explain(e) }));
+  };
+  const input = { padding: "4px 6px", fontSize: 13, border: "1px solid #bbb", borderRadius: 4 };
+  return (
+    <section style={{ marginTop: 24 }}>
+      <h2 style={{ fontSize: 18 }}>Search artifacts</h2>
+      <form onSubmit={submit} style={{ display: "flex", gap: 8, flexWrap: "wrap", alignItems: "center" }}>
+        <input data-testid="search-text" aria-label="Name or URI contains" placeholder="name or URI contains…"
+          value={text} onChange={(e) => setText(e.target.value)} style={{ ...input, width: 260 }} />
+        <input data-testid="search-filter" aria-label="filter_query" placeholder="filter_query, e.g. type = 'Model'"
+          value={filter} onChange={(e) => setFilter(e.target.value)} style={{ ...input, width: 340 }} />
+        <button type="submit" data-testid="search-submit">Search</button>
+      </form>
+      {result.status === "loading" ? <div style={{ color: "#777", marginTop: 8 }}>Searching…</div> : null}
+      {result.status === "error" ? <Message tone="error" testid="search-error">{result.message}</Message> : null}
+      {result.status === "ready" && !result.items.length
+        ? <div data-testid="search-empty" style={{ color: "#777", marginTop: 8 }}>No artifacts match.</div> : null}
+      {result.status === "ready" && result.items.length ? (
+        <ul data-testid="search-results" style={{ paddingLeft: 18 }}>
+          {result.items.map((a) => (
+            <li key={a.id} data-testid="search-result" style={{ marginTop: 8 }}>
+              <span data-testid="search-result-label" style={{ fontWeight: 600 }}>{a.label}</span>
+              <span style={{ color: "#777" }}> · {a.type} #{a.id}</span>
+              {a.uri ? <div style={{ fontSize: 12, wordBreak: "break-all" }}>{a.uri}</div> : null}
+              <div style={{ fontSize: 12 }}>
+                Produced by: {a.producers.length ? a.producers.map((r, i) => (
+                  <span key={i}>{i ? "; " : ""}<RefLink value={r} standalone={standalone} /></span>)) : "—"}
+              </div>
+              <div style={{ fontSize: 12 }}>
+                Consumed by: {a.consumers.length ? a.consumers.map((r, i) => (
+                  <span key={i}>{i ? "; " : ""}<RefLink value={r} standalone={standalone} /></span>)) : "—"}
+              </div>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </section>
+  );
+}
+
+/** The start page (standalone) and Airflow's nav page: recent runs, and artifact search. */
+function Browse({ base, standalone }) {
+  return (
+    <div data-testid="browse" style={{ ...box, height: "100%", overflow: "auto", boxSizing: "border-box",
+      color: "#111", background: "#fff" }}>
+      <RunList base={base} standalone={standalone} />
+      <ArtifactSearch base={base} standalone={standalone} />
     </div>
   );
 }
@@ -293,7 +373,7 @@ export default function App({ dagId, runId, taskId, mapIndex, contextId, apiBase
   }, [state, taskId, mapIndex]);
 
   if (!(dagId && runId) && contextId == null) {
-    return standalone ? <RunList base={base} /> : <Message testid="empty">Open a DAG run to see its lineage.</Message>;
+    return <Browse base={base} standalone={Boolean(standalone)} />;
   }
   if (state.status === "loading") return <Message testid="loading">Loading lineage…</Message>;
   if (state.status === "error") return <Message tone="error" testid="error">{state.message}</Message>;

@@ -25,7 +25,7 @@ export function mount(element, props) {
   return () => root.unmount();
 }
 
-/** The react_apps component Airflow renders with {dagId, runId, taskId, mapIndex}. */
+/** The react_apps component Airflow renders with {dagId, runId, taskId, mapIndex} (none on the nav page). */
 export function AirflowPlugin(props) {
   const host = globalThis.React;
   const ref = host.useRef(null);
@@ -50,3 +50,4 @@ export function AirflowPlugin(props) {
 globalThis.AirflowPlugin = AirflowPlugin;
 globalThis["MLMD lineage"] = AirflowPlugin;
 globalThis["MLMD task lineage"] = AirflowPlugin;
+globalThis["MLMD browser"] = AirflowPlugin; // the nav page: no dagId, so recent runs and artifact search

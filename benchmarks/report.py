@@ -1,0 +1,124 @@
+"""Regenerates the generated sections of docs/performance.md from the results files.
+
+- the figures section (between the ``bench:figures`` markers) from a harness run's JSON (benchmarks/run_all.py);
+- the ratio section (between the ``bench:ratios`` markers) from every benchmarks/results/compare-*.json
+  (benchmarks/compare.py --json).
+
+    .venv/bin/python benchmarks/report.py [--figures benchmarks/results/bench.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "performance.md"
+RESULTS = ROOT / "benchmarks" / "results"
+BACKENDS = ("sqlite-memory", "sqlite-file", "mysql", "postgresql")
+BACKEND_TITLES = {"sqlite-memory": "SQLite memory", "sqlite-file": "SQLite file", "mysql": "MariaDB",
+                  "postgresql": "PostgreSQL"}
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def render_figures(bench: dict[str, Any]) -> str:
+    """Markdown for one harness run: store ops/s per backend, then the Airflow/cache/gRPC figures."""
+    meta = bench["meta"]
+    lines = [f"Run {meta['started_at']}: `{meta['command']}` ({'quick mode, ' if meta['quick'] else ''}"
+             f"store scale N={meta['scale']}; Python {meta['python']}, SQLite {meta['sqlite_version']}, "
+             f"MariaDB {meta.get('mariadb_version') or '–'}, PostgreSQL {meta.get('postgresql_version') or '–'}, "
+             f"{meta['cpus']} CPUs shared).", ""]
+    store = bench.get("store", {})
+    backends = [b for b in BACKENDS if b in store]
+    if backends:
+        lines += ["Store workloads of mlmd_bench.py, mlmd_core, ops/s (one run per backend; higher is better):", "",
+                  "| workload | " + " | ".join(BACKEND_TITLES[b] for b in backends) + " |",
+                  "|---|" + "---:|" * len(backends)]
+        names: list[str] = []
+        for b in backends:
+            names += [n for n in store[b].get("workloads", {}) if n not in names]
+        for name in names:
+            cells = [store[b].get("workloads", {}).get(name) for b in backends]
+            lines.append(f"| {name} | " + " | ".join(_num(c) for c in cells) + " |")
+        lines.append("| *peak RSS, MiB* | " + " | ".join(_num(store[b].get("peak_rss_mib")) for b in backends) + " |")
+        for b in backends:
+            if store[b].get("error"):
+                lines.append(f"\n{BACKEND_TITLES[b]}: {store[b]['error']}")
+        lines.append("")
+    if listener := bench.get("listener"):
+        lines.append(f"- **Listener overhead** ({listener.get('task_instances')} task instances, "
+                     f"{listener.get('pairs')} alternating pairs): {_num(listener.get('wall_ms_per_task'))} ms/task "
+                     f"wall, {_num(listener.get('cpu_ms_per_task'))} ms/task CPU, "
+                     f"{_num(listener.get('self_ms_per_task'))} ms/task inside the listener (target < 20 ms).")
+    if cache := bench.get("cache_lookup"):
+        lines.append(f"- **Cache lookup** at {cache.get('executions'):,} executions ({cache.get('lookups')} lookups "
+                     f"each): hit p50 {_num(cache['lookup_hit']['p50_ms'], 3)} ms / p99 "
+                     f"{_num(cache['lookup_hit']['p99_ms'], 3)} ms; miss p50 {_num(cache['lookup_miss']['p50_ms'], 3)}"
+                     f" ms / p99 {_num(cache['lookup_miss']['p99_ms'], 3)} ms (target p50 < 1 ms); key "
+                     f"p50 {_num(cache['key']['p50_ms'], 3)} ms; {cache.get('file_mb')} MB file fingerprint "
+                     f"{_num(cache['fingerprint_ms']['first'])} ms first, "
+                     f"{_num(cache['fingerprint_ms']['memo_p50'], 3)} ms memoised.")
+    if grpc := bench.get("grpc_load"):
+        lines.append(f"- **gRPC load** ({grpc['clients']} clients × {grpc['calls_per_client']} calls, SQLite file, "
+                     f"{grpc['server_threads']} server threads): {_num(grpc['calls_per_second'])} calls/s, p50 "
+                     f"{_num(grpc['latency_ms']['p50'], 2)} ms, p99 {_num(grpc['latency_ms']['p99'], 2)} ms; "
+                     f"{grpc['failures']} failed calls, {grpc['missing']} lost writes.")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_ratios(paths: list[Path]) -> str:
+    """Markdown: one table per compare-*.json (median ops/s of ml-metadata 1.17.1 and mlmd_core, ratio)."""
+    if not paths:
+        return "No comparison run recorded yet: `make bench-compare`.\n"
+    order = {b: i for i, b in enumerate(BACKENDS)}
+    reports = sorted((json.loads(p.read_text()) for p in paths), key=lambda r: order.get(r["backend"], 99))
+    lines: list[str] = []
+    for r in reports:
+        lines += [f"**{BACKEND_TITLES.get(r['backend'], r['backend'])}**, N={r['scale']}, {r['rounds']} interleaved "
+                  f"round(s), {r['started_at']}: `{r['command']}`", "",
+                  "| workload | ml-metadata 1.17.1 ops/s | mlmd_core ops/s | ratio |", "|---|---:|---:|---:|"]
+        for name, row in r["median"].items():
+            ratio = row.get("ratio")
+            ratio_text = "–" if ratio is None else (f"**{ratio:.2f}×**" if ratio < 2 else f"{ratio:.2f}×")
+            lines.append(f"| {name} | {_num(row.get('ml_metadata'))} | {_num(row.get('mlmd_core'))} | {ratio_text} |")
+        if rss := r.get("peak_rss_mib"):
+            lines.append(f"| *peak RSS, MiB (lower is better)* | {_num(rss['ml_metadata'])} | {_num(rss['mlmd_core'])} "
+                         "| |")
+        lines.append("")
+    lines.append("Ratios below the 2× target are in bold.")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _replace(text: str, section: str, body: str) -> str:
+    pattern = re.compile(rf"(<!-- BEGIN {section} [^\n]*-->\n).*?(<!-- END {section} -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{DOC}: the {section} markers are missing")
+    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+
+
+def update_doc(figures: Path | None = None, doc: Path = DOC) -> None:
+    """Rewrites the figures section (when `figures` is given) and the ratio section of `doc`."""
+    text = doc.read_text()
+    if figures is not None:
+        text = _replace(text, "bench:figures", render_figures(json.loads(figures.read_text())))
+    text = _replace(text, "bench:ratios", render_ratios(sorted(RESULTS.glob("compare-*.json"))))
+    doc.write_text(text)
+    print(f"updated {doc.relative_to(ROOT) if doc.is_relative_to(ROOT) else doc}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--figures", type=Path, help="a run_all.py results file (default: leave figures alone)")
+    args = parser.parse_args(argv)
+    update_doc(args.figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Smoke test of the benchmark harness (`make bench QUICK=1`): it runs, and every workload has a number.
+
+No timing assertions: the machine is shared and the figures live in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from server_backends import unreachable
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_harness_reports_every_workload(tmp_path: Path) -> None:
+    backends = ["sqlite-memory", "sqlite-file"] + [b for b, name in (("mysql", "mysql"), ("postgresql", "postgresql"))
+                                                   if unreachable(name) is None]
+    out = tmp_path / "bench.json"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--quick", "--no-doc", "--json", str(out),
+                    "--backends", ",".join(backends)], check=True, cwd=ROOT, timeout=300)
+    results = json.loads(out.read_text())
+    groups = ("put_types", "put_artifacts_single", "put_artifacts_batch", "put_execution_atomic", "get_by_id",
+              "get_by_uri", "filter_query", "get_by_context", "lineage", "cache_lookup")
+    for backend in backends:
+        workloads = results["store"][backend]["workloads"]
+        assert not results["store"][backend].get("error"), results["store"][backend]
+        for group in groups:
+            assert any(name.split(".")[0] == group for name in workloads), (backend, group)
+        missing = {name: ops for name, ops in workloads.items() if not isinstance(ops, (int, float)) or ops <= 0}
+        assert not missing, (backend, missing, results["store"][backend].get("status"))
+    listener = results["listener"]
+    assert all(isinstance(listener[k], (int, float)) for k in ("wall_ms_per_task", "cpu_ms_per_task",
+                                                               "self_ms_per_task"))
+    cache = results["cache_lookup"]
+    for name in ("lookup_hit", "lookup_miss", "key"):
+        assert isinstance(cache[name]["p50_ms"], float) and isinstance(cache[name]["p99_ms"], float)
+    grpc = results["grpc_load"]
+    assert grpc["calls_per_second"] > 0 and isinstance(grpc["latency_ms"]["p99"], float)
+    assert grpc["failures"] == grpc["missing"] == grpc["unexpected"] == 0, grpc
