@@ -426,17 +426,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         backend.close()
         _log.error("cannot start the server: %s", exc)
         return 1
-    stop = threading.Event()
+    # The handler only records the signal: setting a threading.Event from a handler can deadlock, since the
+    # handler runs in the main thread, possibly while it holds that Event's lock inside wait().
+    received: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda signum, _frame: received.append(signum))
     server.start()
     # Always shown (whatever --log_level): it says where the server is, and tools read the port from it.
     listening = {"event": "listening", "host": args.host, "port": server.port, "tls": server.tls,
                  "mtls": bool(config.ssl_config.client_verify), "store": _describe(connection),
                  "threads": args.grpc_threads, "pid": os.getpid()}
     _log.log(max(logging.INFO, _log.getEffectiveLevel()), json.dumps(listening))
-    while not stop.wait(3600):
-        pass
+    while not received:
+        time.sleep(0.2)
     _log.info("shutting down: finishing in-flight calls (grace %.1fs)", args.shutdown_grace_sec)
     server.stop(grace=args.shutdown_grace_sec)
     _log.info("stopped")
