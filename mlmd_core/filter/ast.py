@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,11 +200,26 @@ class _Slots(threading.local):
 _SLOTS = _Slots()
 
 
+def _parser_cache() -> str | bool:
+    """Where lark keeps the analysed grammar between processes: building the LALR tables costs ~30 ms in
+    every new process (a CLI call, an Airflow task), loading them ~3 ms. Lark checks the grammar's hash
+    stored in the file, so a changed grammar is rebuilt. Per user, never a shared temp dir (it is a pickle)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "mlmd_core")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return False
+    if not os.access(folder, os.W_OK):
+        return False
+    return os.path.join(folder, f"filter-lalr-lark{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}")
+
+
 @functools.cache
 def _parser() -> lark.Lark:
     """LALR with the tree built while parsing: no recursion, so deep nesting cannot overflow Python's stack."""
     grammar = (Path(__file__).parent / "grammar.lark").read_text()
-    return lark.Lark(grammar, parser="lalr", maybe_placeholders=False, transformer=_ToAst())
+    return lark.Lark(grammar, parser="lalr", maybe_placeholders=False, transformer=_ToAst(), cache=_parser_cache())
 
 
 def children(node: Node) -> list[Node]:
