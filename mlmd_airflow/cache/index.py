@@ -15,6 +15,7 @@ import json
 import os
 import time
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -246,7 +247,7 @@ def entries_derived_from(store: MetadataStore, artifact_id: int, max_hops: int =
 
 
 def _type_id(store: MetadataStore, kind: str, name: str) -> int:
-    cache = _type_ids.setdefault(id(store), {})
+    cache = _type_ids.setdefault(store, {})
     if (kind, name) not in cache:
         if kind == "execution":
             proto: Any = pb.ExecutionType(name=name)
@@ -261,11 +262,12 @@ def _type_id(store: MetadataStore, kind: str, name: str) -> int:
     return cache[(kind, name)]
 
 
-_type_ids: dict[int, dict[tuple[str, str], int]] = {}
+# Type ids per store object (weak: a store's ids must not outlive it, as an id() key would: it gets reused).
+_type_ids: weakref.WeakKeyDictionary[MetadataStore, dict[tuple[str, str], int]] = weakref.WeakKeyDictionary()
 
 
 def _cache_contexts(store: MetadataStore, key: str, step: str) -> list[pb.Context]:
-    cache = _type_ids.setdefault(id(store), {})
+    cache = _type_ids.setdefault(store, {})
     out = []
     for type_name, name in ((KEY_CONTEXT, key), (STEP_CONTEXT, step)):
         if ("context", type_name) not in cache:

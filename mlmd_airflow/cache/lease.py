@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 
 from mlmd_core import MetadataStore, errors
@@ -38,17 +39,18 @@ _held_lock = threading.Lock()
 
 
 def _type_id(store: MetadataStore) -> int:
-    cache = _type_ids.get(id(store))
+    cache = _type_ids.get(store)
     if cache is None:
         proto = pb.ArtifactType(name=LEASE_TYPE)
         for name in ("owner", "key"):
             proto.properties[name] = pb.STRING
         proto.properties["beats"] = pb.INT
-        cache = _type_ids[id(store)] = store.put_artifact_type(proto, can_add_fields=True, can_omit_fields=True)
+        cache = _type_ids[store] = store.put_artifact_type(proto, can_add_fields=True, can_omit_fields=True)
     return cache
 
 
-_type_ids: dict[int, int] = {}
+# Per store object (weak: an id() key is reused once the store is gone, and would hand out a stale type id).
+_type_ids: weakref.WeakKeyDictionary[MetadataStore, int] = weakref.WeakKeyDictionary()
 
 
 def _cas_put(store: MetadataStore, artifact: pb.Artifact) -> bool:

@@ -527,3 +527,36 @@ def test_import_stays_cheap() -> None:
             "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_type_ids_do_not_outlive_their_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stores opened one after another (a new one often lands at the address of the last, which is gone):
+    each records and hits with its own type ids."""
+    import gc
+
+    from mlmd_airflow.cache import index, lease
+
+    monkeypatch.setenv("MLMD_FINGERPRINT_CACHE", "off")
+    monkeypatch.delenv("MLMD_CACHE", raising=False)
+    calls: list[int] = []
+    for i in range(12):
+        calls.clear()
+        config = pb.ConnectionConfig()
+        config.sqlite.filename_uri = str(tmp_path / f"store{i}.sqlite")
+        s = MetadataStore(config)
+        if i % 2:  # other types first, so this store's ids differ from the previous store's
+            s.put_execution_type(pb.ExecutionType(name=f"Other{i}"))
+
+        @cached_step(store=s, name="again")
+        def f(x):
+            calls.append(x)
+            return x
+
+        f(1)
+        f(1)
+        assert calls == [1] and outcomes[-1].status == "hit", (i, outcomes[-1])
+        s.close()
+        del s, f
+        gc.collect()
+        # nothing is kept for a store that is gone (an id() key would be, and be reused by a later store)
+        assert len(index._type_ids) <= 1 and len(lease._type_ids) <= 1, (len(index._type_ids), len(lease._type_ids))
