@@ -74,6 +74,23 @@ def _connect_error(exc: errors.StatusError) -> Exception:
     return made
 
 
+def describe_config(config: pb.ConnectionConfig | pb.MetadataStoreClientConfig) -> str:
+    """A store's address for logs and messages (never its password): a SQLite path, mysql://host:port/db,
+    postgresql://host:port/db or grpc://host:port."""
+    if isinstance(config, pb.MetadataStoreClientConfig):
+        return f"grpc://{config.host}:{config.port}{' (TLS)' if config.HasField('ssl_config') else ''}"
+    which = config.WhichOneof("config")
+    if which == "sqlite":
+        return config.sqlite.filename_uri or ":memory:"
+    if which == "mysql":
+        my = config.mysql
+        return f"mysql://{my.host or my.socket}:{my.port or 3306}/{my.database}"
+    if which == "postgresql":
+        pg = config.postgresql
+        return f"postgresql://{pg.host or pg.hostaddr}:{pg.port or 5432}/{pg.dbname}"
+    return "in-memory (fake_database)" if which == "fake_database" else "unset config"
+
+
 class MetadataStore:
     """A store of artifacts, executions, contexts, their types and the links between them."""
 

@@ -113,6 +113,18 @@ def store_dialect(s: Any) -> str:
     return database.dialect.name if database is not None else "sqlite"
 
 
+def set_value(value: pb.Value, x: Any) -> None:
+    """Sets the Value field that fits a Python value (bool before int: bool is an int)."""
+    if isinstance(x, bool):
+        value.bool_value = x
+    elif isinstance(x, int):
+        value.int_value = x
+    elif isinstance(x, float):
+        value.double_value = x
+    else:
+        value.string_value = x
+
+
 def close_store(s: Any) -> None:
     """Releases a store's connections (ml-metadata has no close(); it closes on garbage collection)."""
     close = getattr(s, "close", None)

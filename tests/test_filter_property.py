@@ -36,6 +36,7 @@ from store_fixtures import (
     only_mlmd_core,
     open_store,
     pb,
+    set_value,
 )
 
 ListOptions = mlmd.ListOptions
@@ -121,17 +122,6 @@ TYPE_NAMES = {A: ["AT", "AT", "BT"], E: ["ET", "ET", "FT"], C: ["CT", "CT", "DT"
 TYPE_VERSIONS = [None, "v2", None]  # types 0 and 1 share a name: `type = 'AT'` matches both versions
 
 
-def _set_value(value: pb.Value, x: Any) -> None:
-    if isinstance(x, bool):
-        value.bool_value = x
-    elif isinstance(x, int):
-        value.int_value = x
-    elif isinstance(x, float):
-        value.double_value = x
-    else:
-        value.string_value = x
-
-
 def _field_of(x: Any) -> str:
     return ("bool_value" if isinstance(x, bool) else "int_value" if isinstance(x, int)
             else "double_value" if isinstance(x, float) else "string_value")
@@ -174,9 +164,9 @@ def build(spec: dict) -> Built:
             if n.get("state") is not None:
                 setattr(node, "state" if kind == A else "last_known_state", n["state"])
             for k, v in n["props"].items():
-                _set_value(node.properties[k], v)
+                set_value(node.properties[k], v)
             for k, v in n["custom"].items():
-                _set_value(node.custom_properties[k], v)
+                set_value(node.custom_properties[k], v)
             nodes.append(node)
         ids[kind] = list(getattr(s, f"put_{kind}")(nodes)) if nodes else []
     s.put_attributions_and_associations(

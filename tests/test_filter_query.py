@@ -25,6 +25,7 @@ from store_fixtures import (
     open_store,
     pb,
     raw_call,
+    set_value,
     svc_pb,
     tick,
 )
@@ -60,17 +61,6 @@ class Data:
         return sorted(expected.split(), key=lambda label: self.ids[label])
 
 
-def _set(value: pb.Value, x: object) -> None:
-    if isinstance(x, bool):
-        value.bool_value = x
-    elif isinstance(x, int):
-        value.int_value = x
-    elif isinstance(x, float):
-        value.double_value = x
-    else:
-        value.string_value = x
-
-
 def _node(node, name=None, props=None, custom=None, **fields):
     if name is not None:
         node.name = name
@@ -78,9 +68,9 @@ def _node(node, name=None, props=None, custom=None, **fields):
         if v is not None:
             setattr(node, k, v)
     for k, v in (props or {}).items():
-        _set(node.properties[k], v)
+        set_value(node.properties[k], v)
     for k, v in (custom or {}).items():
-        _set(node.custom_properties[k], v)
+        set_value(node.custom_properties[k], v)
     return node
 
 

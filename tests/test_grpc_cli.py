@@ -162,7 +162,7 @@ def test_bad_flags_exit_2() -> None:
 def test_unreachable_mysql_exits_1_with_the_engine_error() -> None:
     result = _run("--mysql_config_host=127.0.0.1", "--mysql_config_port=1", "--mysql_config_database=mlmd")
     assert result.returncode == 1
-    assert "cannot open the store (mysql 127.0.0.1:1/mlmd)" in result.stderr
+    assert "cannot open the store (mysql://127.0.0.1:1/mlmd)" in result.stderr
 
 
 def test_in_memory_default_warns_and_persists() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
-from test_interop_sqlite import BASIC_GROUPS, _core_dump, _side_json, assert_same, scenario
+from test_interop_sqlite import BASIC_GROUPS, _affinity, _core_dump, _side_json, assert_same, scenario
 
 import mlmd_core as mlmd
 from mlmd_core import errors
@@ -89,19 +89,6 @@ def mlmd_upgraded(mlmd_db: dict[int, Path], tmp_path_factory: pytest.TempPathFac
 
 
 # ------------------------------------------------------------------------------ SQLite comparison
-
-
-def _affinity(declared: str) -> str:
-    t = declared.upper()
-    if "INT" in t:
-        return "INTEGER"
-    if any(s in t for s in ("CHAR", "CLOB", "TEXT")):
-        return "TEXT"
-    if not t or "BLOB" in t:
-        return "BLOB"
-    if any(s in t for s in ("REAL", "FLOA", "DOUB")):
-        return "REAL"
-    return "NUMERIC"
 
 
 def structure(db: Path) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from mlmd_core import MetadataStore
+from mlmd_core.metadata_store import describe_config
 from mlmd_core.proto import metadata_store_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -288,21 +289,6 @@ def _grpc_config(where: str, conn: Any, extras: dict[str, Any]) -> pb.MetadataSt
     return config
 
 
-def describe(config: pb.ConnectionConfig | pb.MetadataStoreClientConfig) -> str:
-    """A one-line, password-free description of a store config, for logs and test_connection."""
-    if isinstance(config, pb.MetadataStoreClientConfig):
-        return f"mlmd-server {config.host}:{config.port}{' (TLS)' if config.HasField('ssl_config') else ''}"
-    which = config.WhichOneof("config")
-    if which == "sqlite":
-        return f"SQLite {config.sqlite.filename_uri}"
-    if which == "mysql":
-        return f"MySQL {config.mysql.host or config.mysql.socket}:{config.mysql.port or 3306}/{config.mysql.database}"
-    if which == "postgresql":
-        pg = config.postgresql
-        return f"PostgreSQL {pg.host or pg.hostaddr}:{pg.port or 5432}/{pg.dbname}"
-    return f"{which} store"
-
-
 # ------------------------------------------------------------------------------------ hook and store cache
 
 
@@ -403,4 +389,4 @@ class MlmdHook(BaseHook):
                 store.get_context_types()
         except Exception as exc:  # reported to the UI, not raised
             return False, f"{type(exc).__name__}: {exc}"
-        return True, f"Connected to {describe(config)}"
+        return True, f"Connected to {describe_config(config)}"

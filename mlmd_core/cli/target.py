@@ -18,6 +18,7 @@ from typing import Any, Union
 import click
 
 from mlmd_core import errors
+from mlmd_core.metadata_store import describe_config as describe
 from mlmd_core.proto import metadata_store_pb2 as pb
 
 ENV_VAR = "MLMD_DB"
@@ -87,21 +88,6 @@ def _sqlite(path: str) -> pb.ConnectionConfig:
     config.sqlite.filename_uri = os.path.expanduser(path)
     config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
     return config
-
-
-def describe(config: StoreConfig) -> str:
-    """A store's address for messages (never its password)."""
-    if isinstance(config, pb.MetadataStoreClientConfig):
-        return f"grpc://{config.host}:{config.port}"
-    which = config.WhichOneof("config")
-    if which == "sqlite":
-        return config.sqlite.filename_uri
-    if which == "mysql":
-        return f"mysql://{config.mysql.host or config.mysql.socket}:{config.mysql.port}/{config.mysql.database}"
-    if which == "postgresql":
-        pg = config.postgresql
-        return f"postgresql://{pg.host or pg.hostaddr}:{pg.port}/{pg.dbname}"
-    return which or "?"
 
 
 def examples(*lines: str) -> str:

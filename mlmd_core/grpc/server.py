@@ -25,6 +25,7 @@ from google.protobuf import text_format
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from mlmd_core import errors
+from mlmd_core.metadata_store import describe_config
 from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.proto import metadata_store_service_pb2 as service_pb
 
@@ -370,18 +371,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def _describe(connection: pb.ConnectionConfig) -> str:
-    which = connection.WhichOneof("config")
-    if which == "sqlite":
-        return f"sqlite {connection.sqlite.filename_uri or ':memory:'}"
-    if which == "mysql":
-        return f"mysql {connection.mysql.host}:{connection.mysql.port}/{connection.mysql.database}"
-    if which == "postgresql":
-        pg = connection.postgresql
-        return f"postgresql {pg.host or pg.hostaddr}:{pg.port}/{pg.dbname}"
-    return "in-memory (fake_database)"
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """The `mlmd-server` command: serve until SIGTERM/SIGINT, then shut down gracefully."""
     try:
@@ -414,7 +403,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         backend = open_backend(config, retries=args.metadata_store_connection_retries)
     except errors.StatusError as exc:
-        _log.error("cannot open the store (%s): %s: %s", _describe(connection), type(exc).__name__, exc)
+        _log.error("cannot open the store (%s): %s: %s", describe_config(connection), type(exc).__name__, exc)
         return 1
     try:
         server = MetadataStoreServer(
@@ -434,7 +423,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     server.start()
     # Always shown (whatever --log_level): it says where the server is, and tools read the port from it.
     listening = {"event": "listening", "host": args.host, "port": server.port, "tls": server.tls,
-                 "mtls": bool(config.ssl_config.client_verify), "store": _describe(connection),
+                 "mtls": bool(config.ssl_config.client_verify), "store": describe_config(connection),
                  "threads": args.grpc_threads, "pid": os.getpid()}
     _log.log(max(logging.INFO, _log.getEffectiveLevel()), json.dumps(listening))
     while not received:

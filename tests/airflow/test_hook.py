@@ -262,7 +262,7 @@ def test_airflow_resolves_mlmd_connections_to_mlmd_hook(mlmd_sqlite_path: Path) 
 def test_test_connection_opens_the_store(mlmd_sqlite_path: Path) -> None:
     ok, message = MlmdHook().test_connection()
     assert ok, message
-    assert message == f"Connected to SQLite {mlmd_sqlite_path}"
+    assert message == f"Connected to {mlmd_sqlite_path}"
     assert schema_version(mlmd_sqlite_path) == 10
 
 

@@ -71,7 +71,7 @@ def test_grpc_connection_round_trip(monkeypatch: pytest.MonkeyPatch, fresh_store
         store = store_for("mlmd_grpc")
         type_id = store.put_context_type(pb.ContextType(name="over_grpc"))
         ok, message = MlmdHook("mlmd_grpc").test_connection()
-        assert ok and message == f"Connected to mlmd-server 127.0.0.1:{server.port}"
+        assert ok and message == f"Connected to grpc://127.0.0.1:{server.port}"
         assert [t.id for t in store.get_context_types()] == [type_id]
     finally:
         server.stop(grace=0)
