@@ -10,7 +10,7 @@ import enum
 import logging
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 
@@ -98,7 +98,8 @@ class MetadataStore:
                  enable_upgrade_migration: bool = False):
         self._max_num_retries = _DEFAULT_RETRIES
         self._backend: Backend
-        if isinstance(config, pb.ConnectionConfig):
+        self._in_process = isinstance(config, pb.ConnectionConfig)  # a SqlService backend, not gRPC
+        if self._in_process:
             from mlmd_core.store.bootstrap import open_service
 
             if config.HasField("retry_options") and config.retry_options.HasField("max_num_retries"):
@@ -123,10 +124,13 @@ class MetadataStore:
 
     def _call(self, method: str, request: Any) -> Any:
         """Runs an RPC, retrying AbortedError (a concurrent writer) with jittered exponential backoff."""
+        return self._retrying(lambda: self._backend.call(method, request))
+
+    def _retrying(self, run: Callable[[], Any]) -> Any:
         attempt = 0
         while True:
             try:
-                return self._backend.call(method, request)
+                return run()
             except errors.AbortedError:
                 attempt += 1
                 if attempt >= max(self._max_num_retries, 1):
@@ -555,6 +559,13 @@ class MetadataStore:
         if not field_mask_paths:  # as ml-metadata: empty means everything
             field_mask_paths = [f.name for f in pb.LineageGraph.DESCRIPTOR.fields]
         request = service_pb.GetLineageSubgraphRequest(lineage_subgraph_query_options=query_options)
+        if self._in_process:  # walk and hydrate in one transaction
+            from mlmd_core.store.service import hydrated_lineage_subgraph
+
+            request.read_mask.paths.extend(field_mask_paths)
+            return self._retrying(lambda: self._backend.run(  # type: ignore[attr-defined]
+                "GetLineageSubgraph", hydrated_lineage_subgraph, request,
+                service_pb.GetLineageSubgraphResponse, False)).lineage_subgraph
         request.read_mask.paths.extend(p for p in field_mask_paths if not p.endswith("_types"))
         skeleton = self._call("GetLineageSubgraph", request).lineage_subgraph
         paths = set(field_mask_paths)

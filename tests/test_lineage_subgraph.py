@@ -987,6 +987,42 @@ def test_statement_count_does_not_grow_with_fan_out():
 
 
 @only_mlmd_core
+@pytest.mark.parametrize("direction", [UP, DOWN], ids=["UP", "DOWN"])
+def test_directional_walk_costs_the_same_statements_whatever_the_hops(net, direction):
+    """Without ending nodes an UPSTREAM/DOWNSTREAM walk is one recursive query on every backend: the whole
+    call (hydration included) costs the same at 2 hops as at 100."""
+    _long_chain(net, steps=50, width=2)
+    start = "a0" if direction == DOWN else "a50"
+    counts = [_count_statements(net.s, lambda h=h: net.s.get_lineage_subgraph(
+        opts(start, hops=h, direction=direction)))[0] for h in (2, 100)]
+    assert counts[0] == counts[1] <= 20, counts
+
+
+MASKS = [None, ["artifact_types"], ["execution_types", "context_types"], ["events"], ["contexts"],
+         ["context_types"], ["artifacts", "execution_types"], ["executions", "artifact_types"],
+         ["attributions", "associations", "context_types"], ["artifacts", "artifact_types", "events"],
+         ["no_such_field", "contexts", "context_types"]]
+
+
+@only_mlmd_core
+@pytest.mark.parametrize("mask", MASKS, ids=[",".join(m) if m else "default" for m in MASKS])
+def test_in_process_hydration_equals_the_client_path(masked, mask):
+    """The in-process store walks and hydrates in one transaction; the answer is the one ml-metadata's client
+    builds from the server's stubs with its follow-up calls (the gRPC path), for every mask."""
+    n = masked
+    n.context("c_all", "a_x0", "a_x1", "e_x", "a_model", "e_train")
+    for q in (opts("a_x0", direction=DOWN), opts("a_x0", direction=BOTH), opts("a_model", hops=3, direction=UP),
+              opts(start_e="e_train", hops=0)):
+        in_process = n.s.get_lineage_subgraph(q, mask)
+        n.s._in_process = False  # the same store answered as over gRPC: stubs, then hydrating calls
+        try:
+            hydrated = n.s.get_lineage_subgraph(q, mask)
+        finally:
+            n.s._in_process = True
+        assert in_process.SerializeToString(deterministic=True) == hydrated.SerializeToString(deterministic=True)
+
+
+@only_mlmd_core
 def test_all_statements_are_counted(net):
     """The trace callback sees the traversal (guards the counting helper itself)."""
     net.edges("a0>e0", "e0>a1")

@@ -1,6 +1,7 @@
 """MariaDB and PostgreSQL specifics: MLMD's table layout, database creation, connection loss, lock errors
-and concurrent writers (reference §6, §6.4 "Concurrency"; MLMD issues #221 and #50). Real servers, no mocks;
-a backend whose server is unreachable is skipped (see tests/server_backends.py)."""
+and concurrent writers (reference §6, §6.4 "Concurrency"; MLMD issues #221 and #50). Real servers; one mock
+only, for a race that cannot be timed from outside. A backend whose server is unreachable is skipped (see
+tests/server_backends.py)."""
 
 from __future__ import annotations
 
@@ -396,3 +397,33 @@ def test_metadata_store_over_server_is_mlmd_compatible(backend: str) -> None:
         assert s.get_artifact_type("mlmd.Dataset").id == 1
     finally:
         s.close()
+
+
+def test_connection_cut_off_while_set_up_is_retried(backend: str, mocker) -> None:
+    """A session killed while the pool opens it (the race test_connection_killed_by_threads_in_flight hits
+    now and then) fails the checkout itself: the call retries on a new connection. The race cannot be
+    timed from outside, so the first checkout's failure is injected, with the driver's own error."""
+    config = fresh_config(backend)
+    s = open_store(config)
+    try:
+        types = make_types(s)
+        database = s._backend.database
+        if backend == "mysql":
+            import pymysql
+
+            lost = pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query")
+        else:
+            import psycopg
+
+            lost = psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+        real_acquire = database.acquire
+        acquire = mocker.patch.object(database, "acquire", side_effect=[lost, real_acquire()])
+        [aid] = s.put_artifacts([pb.Artifact(type_id=types.artifact, uri="/after-cut")])
+        assert acquire.call_count == 2
+        mocker.patch.object(database, "acquire", side_effect=lost)
+        with pytest.raises(errors.UnavailableError, match="Cannot connect to the database server"):
+            s.get_artifacts_by_id([aid])
+        mocker.stopall()
+        assert [a.uri for a in s.get_artifacts_by_id([aid])] == ["/after-cut"]
+    finally:
+        close_store(s)

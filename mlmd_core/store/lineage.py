@@ -91,9 +91,12 @@ class _Walk:
 
 
 def get_lineage_subgraph(call: Call, options: pb.LineageSubgraphQueryOptions, read_mask: Sequence[str],
-                         response: Any) -> None:
+                         response: Any, hydrate: bool = False) -> None:
+    """GetLineageSubgraph into `response` (a LineageGraph). As the server answers (id-only nodes, every type),
+    or with `hydrate` as ml-metadata's client returns it after its follow-up reads (full nodes, the types
+    they use): the in-process store does that in the same transaction instead of five more calls."""
     # ml-metadata 1.17.1 answers an unset or empty read_mask with every field (verified against it)
-    read_mask = read_mask or [f.name for f in pb.LineageGraph.DESCRIPTOR.fields]
+    read_mask = read_mask or _ALL_PATHS
     which = options.WhichOneof("starting_nodes")
     if which is None:
         raise errors.InvalidArgumentError("Missing arguments for listing starting nodes.")
@@ -112,9 +115,10 @@ def get_lineage_subgraph(call: Call, options: pb.LineageSubgraphQueryOptions, re
     direction = options.direction
     bidirectional = direction not in (Direction.UPSTREAM, Direction.DOWNSTREAM)
 
-    if call.dialect_name == "sqlite" and not bidirectional and not any(
+    if not bidirectional and not any(
             e.filter_query.strip() for e in ending.values()):
-        _fill_subgraph(call, _directional_walk(call, start_kind, starting, direction, hops), set(read_mask), response)
+        _fill_subgraph(call, _directional_walk(call, start_kind, starting, direction, hops), set(read_mask), response,
+                       hydrate)
         return
     walk = _Walk()
     other = {ARTIFACT: EXECUTION, EXECUTION: ARTIFACT}
@@ -163,76 +167,133 @@ def get_lineage_subgraph(call: Call, options: pb.LineageSubgraphQueryOptions, re
         walk.visited[next_kind].update(expand)
         walk.kept[next_kind].extend(i for i in new if include_ends or i not in ended[next_kind])
         frontier, kind = expand, next_kind
-    _fill_subgraph(call, walk, set(read_mask), response)
+    _fill_subgraph(call, walk, set(read_mask), response, hydrate)
 
 
-_WALK_SQL = """WITH RECURSIVE walk(is_artifact, id, depth) AS (
-  SELECT :start_is_artifact, id, 0 FROM {start_table} WHERE id IN :start
+# An UPSTREAM/DOWNSTREAM walk in one statement. Each row is a node, the hops it was reached in and the event
+# it was reached by (`via`; 0 for a starting node): the events leading on from the nodes short of the hop
+# limit are exactly the `via` events (their paths are read apart: a join could reorder a path's steps).
+# PostgreSQL takes one recursive term only, so both kinds of step share a join there; MySQL and SQLite are
+# faster with two. The anchor's `via` is 0, not NULL: MySQL types the recursive columns from the anchor.
+_WALK_SQL = """WITH RECURSIVE walk(is_artifact, id, depth, via) AS (
+  SELECT {start_is_artifact}, id, 0, 0 FROM {start_table} WHERE id IN :start
   UNION
-  SELECT 0, e.execution_id, w.depth + 1 FROM walk w JOIN "Event" e ON e.artifact_id = w.id
+{steps}
+)
+SELECT w.is_artifact, w.id, w.depth, e.id, e.artifact_id, e.execution_id, e.type, e.milliseconds_since_epoch
+  FROM walk w LEFT JOIN {event} e ON e.id = w.via"""
+_TWO_STEPS = """  SELECT 0, e.execution_id, w.depth + 1, e.id FROM walk w JOIN {event} e ON e.artifact_id = w.id
    WHERE w.is_artifact = 1 AND e.type IN :artifact_event_types AND w.depth < :hops
   UNION
-  SELECT 1, e.artifact_id, w.depth + 1 FROM walk w JOIN "Event" e ON e.execution_id = w.id
-   WHERE w.is_artifact = 0 AND e.type IN :execution_event_types AND w.depth < :hops
-)
-SELECT is_artifact, id, MIN(depth) FROM walk GROUP BY is_artifact, id"""
+  SELECT 1, e.artifact_id, w.depth + 1, e.id FROM walk w JOIN {event} e ON e.execution_id = w.id
+   WHERE w.is_artifact = 0 AND e.type IN :execution_event_types AND w.depth < :hops"""
+_ONE_STEP = """  SELECT 1 - w.is_artifact, CASE WHEN w.is_artifact = 1 THEN e.execution_id ELSE e.artifact_id END,
+         w.depth + 1, e.id
+    FROM walk w JOIN {event} e
+      ON (w.is_artifact = 1 AND e.artifact_id = w.id AND e.type IN :artifact_event_types)
+      OR (w.is_artifact = 0 AND e.execution_id = w.id AND e.type IN :execution_event_types)
+   WHERE w.depth < :hops"""
+
+
+def _walk_statement(call: Call, start_kind: NodeKind) -> Any:
+    from sqlalchemy import text
+
+    quote = call.statements.dialect.identifier_preparer.quote
+    event = quote("Event")
+    steps = (_ONE_STEP if call.dialect_name == "postgresql" else _TWO_STEPS).format(event=event)
+    sql = _WALK_SQL.format(start_is_artifact=int(start_kind is ARTIFACT), start_table=quote(start_kind.label),
+                           steps=steps, event=event)
+    return text(sql).bindparams(bindparam("start", expanding=True), bindparam("artifact_event_types", expanding=True),
+                                bindparam("execution_event_types", expanding=True))
 
 
 def _directional_walk(call: Call, start_kind: NodeKind, starting: list[int], direction: int, hops: int) -> _Walk:
-    """An UPSTREAM or DOWNSTREAM walk without ending nodes in one recursive query (SQLite): the same
-    nodes and events, in the same order, as the hop-by-hop walk, which costs a query per hop."""
-    from sqlalchemy import text
-
-    stmt = call.q(("lineage_walk", start_kind.name), lambda: text(
-        _WALK_SQL.format(start_table=f'"{start_kind.label}"')).bindparams(
-        bindparam("start", expanding=True), bindparam("artifact_event_types", expanding=True),
-        bindparam("execution_event_types", expanding=True)))
-    rows = call.all(stmt, {"start_is_artifact": int(start_kind is ARTIFACT), "start": starting, "hops": hops,
+    """An UPSTREAM or DOWNSTREAM walk without ending nodes, in one statement (the hop-by-hop walk costs two
+    per hop, a round trip each on a server): the same nodes and events, in the same order."""
+    stmt = call.q(("lineage_walk", start_kind.name), lambda: _walk_statement(call, start_kind))
+    rows = call.all(stmt, {"start": starting, "hops": hops,
                            "artifact_event_types": list(_event_types(ARTIFACT, direction) or ()),
                            "execution_event_types": list(_event_types(EXECUTION, direction) or ())})
+    depth_of: dict[tuple[int, int], int] = {}  # (is_artifact, node id) -> fewest hops
+    events: dict[int, list] = {}  # event id -> [sort key, event row]
+    for is_artifact, node_id, depth, event_id, artifact_id, execution_id, event_type, millis in rows:
+        node = (is_artifact, node_id)
+        if depth_of.get(node, depth) >= depth:
+            depth_of[node] = depth
+        if event_id is None:
+            continue
+        # the hop-by-hop walk meets events by hop, then in ml-metadata's order of the events of its frontier
+        key = (depth, execution_id, event_id) if is_artifact else (depth, artifact_id, execution_id, event_type)
+        known = events.get(event_id)
+        if known is None or key < known[0]:
+            events[event_id] = [key, (event_id, artifact_id, execution_id, event_type, millis)]
     walk = _Walk()
-    depth_of: dict[NodeKind, dict[int, int]] = {ARTIFACT: {}, EXECUTION: {}}
-    for is_artifact, node_id, depth in sorted(rows, key=lambda r: (r[2], r[1])):
+    for (is_artifact, node_id), _ in sorted(depth_of.items(), key=lambda n: (n[1], n[0][1])):
         kind = ARTIFACT if is_artifact else EXECUTION
         walk.visited[kind].add(node_id)
         walk.kept[kind].append(node_id)
-        if depth < hops:
-            depth_of[kind][node_id] = depth
-    events: list[tuple[int, tuple]] = []
-    for kind, depths in depth_of.items():
-        own = 1 if kind is ARTIFACT else 2
-        rows = _events_of(call, kind, list(depths), _event_types(kind, direction))
-        events.extend((depths[row[own]], row) for row in rows)
-    events.sort(key=lambda e: e[0])  # stable: the order the hop-by-hop walk meets them
-    for _, row in events:
+    for _, row in sorted(events.values(), key=lambda e: e[0]):
         walk.keep_event(row)
     return walk
 
 
-def _fill_subgraph(call: Call, walk: _Walk, paths: set[str], graph: Any) -> None:
-    """The LineageGraph of a walk as ml-metadata's server answers: id-only nodes, full events and links."""
+def _fill_subgraph(call: Call, walk: _Walk, paths: set[str], graph: Any, hydrate: bool) -> None:
+    """The LineageGraph of a walk: id-only nodes and every type as ml-metadata's server answers, or full
+    nodes and the types they use (`hydrate`); full events and links either way."""
     artifact_ids, execution_ids = sorted(walk.kept[ARTIFACT]), sorted(walk.kept[EXECUTION])
-    if "artifacts" in paths:
-        for i in artifact_ids:
-            graph.artifacts.add(id=i)
-    if "executions" in paths:
-        for i in execution_ids:
-            graph.executions.add(id=i)
+    # ml-metadata's client asks the server without the *_types paths (an empty mask meaning all of them), then
+    # hydrates the node stubs it got back: the nodes of the kinds in that mask, and their types if asked.
+    fetched = ({p for p in paths if not p.endswith("_types")} or set(_ALL_PATHS)) if hydrate else paths
+    if hydrate:
+        _hydrate_nodes(call, ARTIFACT, artifact_ids, fetched, paths, graph)
+        _hydrate_nodes(call, EXECUTION, execution_ids, fetched, paths, graph)
+    else:
+        if "artifacts" in paths:
+            for i in artifact_ids:
+                graph.artifacts.add(id=i)
+        if "executions" in paths:
+            for i in execution_ids:
+                graph.executions.add(id=i)
     if "events" in paths and walk.events:
         relations.events_from_rows(call, list(walk.events.values()), into=graph.events)
-    wants_links = bool(paths & {"attributions", "associations", "contexts"})
+    wants_links = bool(fetched & {"attributions", "associations", "contexts"})
     attributions = _links(call, schema.attribution, "artifact_id", artifact_ids) if wants_links else []
     associations = _links(call, schema.association, "execution_id", execution_ids) if wants_links else []
     if "attributions" in paths:
         graph.attributions.extend(pb.Attribution(artifact_id=n, context_id=c) for c, n in attributions)
     if "associations" in paths:
         graph.associations.extend(pb.Association(execution_id=n, context_id=c) for c, n in associations)
+    context_ids = sorted({c for c, _ in attributions} | {c for c, _ in associations})
+    if hydrate:
+        _hydrate_nodes(call, CONTEXT, context_ids, fetched, paths, graph)
+        return
     if "contexts" in paths:
-        context_ids = sorted({c for c, _ in attributions} | {c for c, _ in associations})
         graph.contexts.extend(pb.Context(id=i) for i in context_ids)
     for field, kind in (("artifact_types", ARTIFACT), ("execution_types", EXECUTION), ("context_types", CONTEXT)):
         if field in paths:
             getattr(graph, field).extend(types.get_types(call, kind, include_system=True))
+
+
+_ALL_PATHS = tuple(f.name for f in pb.LineageGraph.DESCRIPTOR.fields)
+
+
+def _hydrate_nodes(call: Call, kind: NodeKind, ids: list[int], fetched: set[str], paths: set[str],
+                   graph: Any) -> None:
+    """Full nodes of a kind and their types into the graph, as ml-metadata's client fetches them for the
+    stubs the server sent (`fetched`): artifact types in first-use order without base types, execution and
+    context types by the set of their ids."""
+    field, type_field = kind.name + "s", kind.name + "_types"
+    if not ids or field not in fetched or not paths & {field, type_field}:
+        return
+    found = nodes.load_by_ids(call, kind, ids, into=getattr(graph, field) if field in paths else None)
+    if type_field not in paths:
+        return
+    if kind is ARTIFACT:
+        used = types.get_types_by_id(call, kind, list(dict.fromkeys(n.type_id for n in found.values())),
+                                     with_base_type=False)
+    else:
+        used = types.get_types_by_id(call, kind, list({n.type_id for n in found.values()}))
+    getattr(graph, type_field).extend(used)
 
 
 def _links(call: Call, table: Any, column: str, ids: Sequence[int]) -> list[tuple[int, int]]:

@@ -50,6 +50,11 @@ class SqlService:
         if entry is None:
             raise errors.UnimplementedError(f"{method} is not implemented.")
         handler, response_class, write = entry
+        return self.run(method, handler, request, response_class, write)
+
+    def run(self, method: str, handler: Handler, request: Any, response_class: Any, write: bool) -> Any:
+        """Runs a handler in one transaction (`method` names it in errors): an RPC, or an in-process
+        composite such as the hydrated lineage subgraph."""
         if write and self.database.read_only:
             raise errors.PermissionDeniedError(f"{method} cannot run on a store opened READONLY.")
         db = self.database
@@ -59,7 +64,13 @@ class SqlService:
         for attempt in range(RECONNECT_ATTEMPTS):
             response = response_class()
             committing = False
-            handle, raw = db.acquire()
+            try:
+                handle, raw = db.acquire()
+            except self._db_errors as exc:  # a new connection can be cut off while it is set up
+                if db.is_disconnect(exc, None) and attempt + 1 < RECONNECT_ATTEMPTS:
+                    continue
+                raise (errors.UnavailableError(f"Cannot connect to the database server: {exc}")
+                       if db.is_disconnect(exc, None) else map_db_error(exc)) from exc
             try:
                 db.begin(raw, write)
                 try:
@@ -461,5 +472,12 @@ def get_lineage_graph(call: Call, req: Any, resp: Any) -> None:
 def get_lineage_subgraph(call: Call, req: Any, resp: Any) -> None:
     lineage.get_lineage_subgraph(call, req.lineage_subgraph_query_options, list(req.read_mask.paths),
                                  resp.lineage_subgraph)
+
+
+def hydrated_lineage_subgraph(call: Call, req: Any, resp: Any) -> None:
+    """GetLineageSubgraph as ml-metadata's client returns it (full nodes, their types), in one transaction:
+    MetadataStore's in-process path (over gRPC the client hydrates with follow-up RPCs)."""
+    lineage.get_lineage_subgraph(call, req.lineage_subgraph_query_options, list(req.read_mask.paths),
+                                 resp.lineage_subgraph, hydrate=True)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, literal, null, select, union_all, update
 
 from mlmd_core import errors
 from mlmd_core.proto import metadata_store_pb2 as pb
@@ -56,17 +56,13 @@ def load_types(call: Call, kind: NodeKind, rows: Sequence[tuple], *, with_extern
     ids = [r[0] for r in rows]
     props: dict[int, list[tuple[str, int]]] = {}
     bases: dict[int, str] = {}
+    q = call.q("type_props_and_bases", _select_props_and_bases)
     for chunk in call.chunked(ids):
-        q = call.q("type_props", lambda: select(TP.c.type_id, TP.c.name, TP.c.data_type)
-                   .where(TP.c.type_id.in_(bindparam("ids", expanding=True)))
-                   .order_by(TP.c.type_id, TP.c.name))
-        for type_id, name, data_type in call.all(q, {"ids": chunk}):
-            props.setdefault(type_id, []).append((name, data_type))
-        q = call.q("type_bases", lambda: select(PT.c.type_id, T.c.name)
-                   .join(T, T.c.id == PT.c.parent_type_id)
-                   .where(PT.c.type_id.in_(bindparam("ids", expanding=True))))
-        for type_id, parent_name in call.all(q, {"ids": chunk}):
-            bases[type_id] = parent_name
+        for is_base, type_id, name, data_type in call.all(q, {"ids": chunk}):
+            if is_base:
+                bases[type_id] = name
+            else:
+                props.setdefault(type_id, []).append((name, data_type))
     base_by_name = BASE_TYPE_BY_NAME[kind.type_kind]
     out = []
     for type_id, name, version, description, external_id, input_type, output_type in rows:
@@ -91,6 +87,17 @@ def load_types(call: Call, kind: NodeKind, rows: Sequence[tuple], *, with_extern
                 json_format.Parse(output_type, t.output_type)
         out.append(t)
     return out
+
+
+def _select_props_and_bases() -> Any:
+    """The properties (is_base 0, in name order) and the base type's name (is_base 1) of some types: one
+    statement, as a type read costs a round trip per statement on a server."""
+    ids = bindparam("ids", expanding=True)
+    props = select(literal(0).label("is_base"), TP.c.type_id.label("type_id"), TP.c.name.label("name"),
+                   TP.c.data_type).where(TP.c.type_id.in_(ids))
+    bases = select(literal(1), PT.c.type_id, T.c.name, null()).join(T, T.c.id == PT.c.parent_type_id).where(
+        PT.c.type_id.in_(ids))
+    return union_all(props, bases).order_by("is_base", "type_id", "name")
 
 
 def _select_types(kind: NodeKind, *where: Any) -> Any:
