@@ -40,6 +40,8 @@ URL_PREFIX = "/mlmd"
 RUN_TAB = "mlmd_lineage"  # the DAG-run page tab: /dags/{dag_id}/runs/{run_id}/plugin/mlmd_lineage
 TASK_TAB = "mlmd_lineage_task"  # the task-instance page tab, focused on that task
 NAV_PAGE = "mlmd"  # Browse > MLMD browser: /plugin/mlmd, recent DAG runs and artifact search
+# the view; it brings no React or Chakra of its own but renders with the UI's (globalThis.React, ChakraUI, ...),
+# so it takes Airflow's theme and dark mode (docs/ui.md); mlmd-standalone.js hosts it outside Airflow's UI
 BUNDLE_URL = f"{URL_PREFIX}/static/mlmd-lineage.js"
 
 

@@ -28,7 +28,8 @@ from mlmd_airflow.api import graph
 from mlmd_core import MetadataStore, errors
 
 DIST = Path(__file__).resolve().parent.parent / "ui" / "dist"
-BUNDLE = "mlmd-lineage.js"
+BUNDLE = "mlmd-lineage.js"  # the view: Airflow's UI loads it as the plugin's react_apps bundle
+STANDALONE = "mlmd-standalone.js"  # pages without Airflow's UI: React + Chakra, then it imports BUNDLE
 #: readable(user-independent) factory: called per request with whatever the auth dependency returned
 ReadableFactory = Callable[[Any], graph.Readable]
 
@@ -38,13 +39,15 @@ def _not_found(exc: graph.LineageNotFound) -> HTTPException:
 
 
 def _page(base: str, props: dict[str, Any]) -> str:
-    """A minimal HTML page that mounts the bundle on its own (standalone UI, or outside the Airflow shell).
+    """A minimal HTML page that mounts the view on its own (standalone UI, or outside the Airflow shell): the
+    standalone loader provides React and Chakra (as Airflow's UI does for plugins), then loads the view.
     Props travel as JSON in a data attribute (escaped), never as markup."""
     data = html.escape(json.dumps(props), quote=True)
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>MLMD lineage</title>'
-            f'<style>html,body,#root{{margin:0;height:100%;font-family:system-ui,sans-serif}}</style></head>'
+            f'<link rel="modulepreload" href="{base}/static/{BUNDLE}">'
+            f'<style>html,body,#root{{margin:0;height:100%}}</style></head>'
             f'<body><div id="root" data-props="{data}"></div>'
-            f'<script type="module">import {{ mount }} from "{base}/static/{BUNDLE}";'
+            f'<script type="module">import {{ mount }} from "{base}/static/{STANDALONE}";'
             f'const el = document.getElementById("root"); mount(el, JSON.parse(el.dataset.props));</script>'
             f'</body></html>')
 

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from recording_helpers import load_dag, store_env
-from ui_browser import chromium_page, free_port, stop
+from ui_browser import chromium_page, free_port, luminance, stop
 
 DAG_ID = "mlmd_ui_demo"
 AIRFLOW = str(Path(os.sys.executable).with_name("airflow"))
@@ -180,7 +180,9 @@ def test_extra_link_and_plugin_registration(server: dict) -> None:
     # the page outside the shell: props travel escaped in an attribute, never as markup
     with urllib.request.urlopen(f"{server['base']}/mlmd/view?dag_id=%3Cscript%3Ex&run_id=r", timeout=30) as response:
         page = response.read().decode()
-    assert "/mlmd/static/mlmd-lineage.js" in page and "&lt;script&gt;x" in page and "<script>x" not in page
+    assert "/mlmd/static/mlmd-standalone.js" in page and "&lt;script&gt;x" in page and "<script>x" not in page
+    with urllib.request.urlopen(f"{server['base']}/mlmd/static/mlmd-standalone.js", timeout=30) as response:
+        assert response.status == 200 and b"mlmd-lineage.js" in response.read()
 
 
 def test_nav_routes_answer_only_readable_dags(server: dict) -> None:
@@ -227,6 +229,18 @@ def test_nav_page_in_chromium(server: dict, tmp_path: Path) -> None:
         page.wait_for_selector("[data-testid=mlmd-node]", timeout=60_000)
 
 
+# The React DOM instance behind an element is the random suffix of its `__reactFiber$...` property: the plugin's
+# root and an element of Airflow's own UI must share it, and no React root may be mounted inside the plugin.
+HOST_REACT = """() => {
+  const key = (e) => (e && Object.keys(e).find((k) => k.startsWith("__reactFiber$"))) || "";
+  const root = document.querySelector("[data-testid=mlmd-lineage-root]");
+  const host = [...document.querySelectorAll("a, button")].find((e) => !root.contains(e));
+  const nestedRoot = [...root.querySelectorAll("*")].some(
+    (e) => Object.keys(e).some((k) => k.startsWith("__reactContainer$")));
+  return { ours: key(root), host: key(host), nestedRoot };
+}"""
+
+
 def test_lineage_tab_in_chromium(server: dict, tmp_path: Path) -> None:
     run = quote(server["run2"], safe="")
     url = f"{server['base']}/dags/{DAG_ID}/runs/{run}/plugin/mlmd_lineage"
@@ -264,6 +278,14 @@ def test_lineage_tab_in_chromium(server: dict, tmp_path: Path) -> None:
         assert page.locator("img[src=x]").count() == 0
         assert dialogs == []
         page.screenshot(path=str(tmp_path / "lineage-run.png"), full_page=True)
+        # native: the view is rendered by Airflow's own React (one React DOM, no root of its own) and Chakra
+        react = page.evaluate(HOST_REACT)
+        assert react["ours"] and react["ours"] == react["host"] and not react["nestedRoot"], react
+        assert page.locator("[data-testid=mlmd-lineage-root] .chakra-badge").count() >= 4  # legend, panel
+        # the same view outside the Airflow shell (/mlmd/view): mlmd-standalone.js brings React and Chakra
+        page.goto(f"{server['base']}/mlmd/view?" + urlencode({"dag_id": DAG_ID, "run_id": server["run2"]}))
+        page.wait_for_function("document.querySelectorAll('[data-testid=mlmd-node]').length === 10")
+        assert page.evaluate("window.__xss") is None and dialogs == []
     print(f"lineage tab: nodes and edges drawn {load_s:.2f} s after navigation; screenshot in {tmp_path}")
 
 
@@ -277,4 +299,21 @@ def test_task_tab_focuses_the_task(server: dict, tmp_path: Path) -> None:
         assert focused.count() == 1 and focused.get_attribute("data-state") == "CACHED"
         page.locator("[data-testid=side-panel] [data-testid=cached-from]").wait_for()
         page.screenshot(path=str(tmp_path / "lineage-task.png"))
+        assert dialogs == []
+
+
+def test_lineage_tab_follows_dark_mode(server: dict, tmp_path: Path) -> None:
+    """Airflow's theme in dark mode (the browser prefers dark): the view's tokens switch with it."""
+    run = quote(server["run2"], safe="")
+    url = f"{server['base']}/dags/{DAG_ID}/runs/{run}/tasks/train/plugin/mlmd_lineage_task"
+    with chromium_page(server["base"], server["tokens"]["admin"], color_scheme="dark") as (page, dialogs):
+        page.goto(url)
+        panel = page.locator("[data-testid=side-panel]")
+        panel.locator("[data-testid=cached-from]").wait_for(timeout=60_000)
+        assert "dark" in page.locator("html").get_attribute("class")
+        assert page.locator(".react-flow.dark").count() == 1
+        assert luminance(panel) < 0.3 and luminance(panel, "color") > 0.7
+        cached = page.locator("[data-testid=mlmd-node][data-state=CACHED]")
+        assert luminance(cached) < 0.3 and luminance(cached, "color") > 0.7
+        page.screenshot(path=str(tmp_path / "lineage-task-dark.png"))
         assert dialogs == []

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from lineage_fixture import XSS_NAME, XSS_VALUE, record_demo, record_wide
-from ui_browser import chromium_page, free_port, stop
+from ui_browser import chromium_page, free_port, luminance, stop
 
 from mlmd_core import MetadataStore
 from mlmd_core.grpc.testing import ServerProcess, write_server_config
@@ -196,6 +196,23 @@ def test_search_in_chromium(ui: dict, tmp_path: Path) -> None:
         page.locator("[data-testid=search-submit]").click()
         assert "bad filter_query" in page.locator("[data-testid=search-error]").inner_text()
         page.screenshot(path=str(tmp_path / "standalone-search.png"))
+
+
+def test_follows_the_browsers_colour_scheme(ui: dict) -> None:
+    """No Airflow theme here: Chakra's default system, light or dark as the browser prefers."""
+    for scheme in ("light", "dark"):
+        with chromium_page(ui["base"], color_scheme=scheme) as (page, _):
+            page.goto(f"{ui['base']}/?dag_id=ui_demo&run_id=run2")
+            node = page.locator("[data-testid=mlmd-node][data-state=FAILED]")
+            node.click()
+            panel = page.locator("[data-testid=side-panel]")
+            panel.locator("[data-testid=outputs]").wait_for()
+            assert page.locator("html").get_attribute("class") == scheme
+            assert page.locator(f".react-flow.{scheme}").count() == 1
+            dark = scheme == "dark"
+            for element in (panel, node, page.locator("html")):
+                assert (luminance(element) < 0.3) if dark else (luminance(element) > 0.7), (scheme, element)
+            assert (luminance(panel, "color") > 0.7) if dark else (luminance(panel, "color") < 0.3)
 
 
 def test_500_nodes_speed(ui: dict) -> None:

@@ -35,16 +35,18 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def chromium_page(base: str, token: str | None = None) -> Iterator[tuple[Any, list[str]]]:
+def chromium_page(base: str, token: str | None = None,
+                  color_scheme: str = "light") -> Iterator[tuple[Any, list[str]]]:
     """(page, dialogs): a fresh page with Airflow's `_token` cookie set; `dialogs` collects any alert/confirm that
-    fired (each is dismissed). Console errors and page errors are printed, to explain a failure."""
+    fired (each is dismissed). Console errors and page errors are printed, to explain a failure. `color_scheme`
+    is the browser's preference (Airflow's theme and the standalone page follow it)."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; .ci/run installs it)")
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
-            context = browser.new_context(viewport={"width": 1500, "height": 950})
+            context = browser.new_context(viewport={"width": 1500, "height": 950}, color_scheme=color_scheme)
             if token:
                 context.add_cookies([{"name": "_token", "value": token, "url": base}])
             page = context.new_page()
@@ -61,3 +63,16 @@ def chromium_page(base: str, token: str | None = None) -> Iterator[tuple[Any, li
             yield page, dialogs
         finally:
             browser.close()
+
+
+
+def luminance(locator: Any, prop: str = "backgroundColor") -> float:
+    """0 (black) .. 1 (white): an element's computed colour (`prop`), drawn on a canvas to get sRGB whatever the
+    notation (the themes use oklch)."""
+    return locator.evaluate("""(e, prop) => {
+        const c = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+        c.fillStyle = getComputedStyle(e)[prop];
+        c.fillRect(0, 0, 1, 1);
+        const [r, g, b] = c.getImageData(0, 0, 1, 1).data;
+        return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+    }""", prop)

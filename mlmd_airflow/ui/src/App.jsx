@@ -1,16 +1,42 @@
 // The lineage view: fetches the run's graph, lays it out with ELK, draws it with React Flow, and shows a side
-// panel with the clicked node's details. All store text is rendered as React text children (escaped), never as
-// HTML, so artifact names and property values cannot inject markup.
-import { useCallback, useEffect, useMemo, useState } from "react";
+// panel with the clicked node's details. The chrome is Chakra UI with semantic tokens ("bg", "fg", "border",
+// colour palettes), so inside Airflow it takes the host's theme and light/dark mode. All store text is rendered
+// as React text children (escaped), never as HTML, so artifact names and property values cannot inject markup.
+import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import {
   Background, Controls, Handle, MarkerType, Position, ReactFlow, ReactFlowProvider, useReactFlow,
 } from "@xyflow/react";
 import { apiBase, explain, getJson } from "./api.js";
 import { layout } from "./layout.js";
-import { colorOf } from "./style.js";
+import { STATE_PALETTES, lookOf } from "./style.js";
 import { download, toSvg } from "./svg.js";
+import {
+  Alert, Badge, Box, Button, Card, CloseButton, Code, EmptyState, Flex, HStack, Heading, Input, Link, List, Span,
+  Spinner, Stack, Table, Text,
+} from "./ui.js";
 
-const box = { padding: 16, fontSize: 14, lineHeight: 1.5 };
+// React Flow's colours from the theme's tokens (as Airflow's graph view does): they switch with light/dark mode
+const FLOW_VARS = {
+  "--xy-background-color": "var(--chakra-colors-bg)",
+  "--xy-background-pattern-color": "var(--chakra-colors-border)",
+  "--xy-edge-stroke": "var(--chakra-colors-fg-subtle)",
+  "--xy-controls-button-background-color": "var(--chakra-colors-bg-panel)",
+  "--xy-controls-button-background-color-hover": "var(--chakra-colors-bg-muted)",
+  "--xy-controls-button-color": "var(--chakra-colors-fg)",
+  "--xy-controls-button-color-hover": "var(--chakra-colors-fg)",
+  "--xy-controls-button-border-color": "var(--chakra-colors-border)",
+  "--xy-controls-box-shadow": "var(--chakra-shadows-sm)",
+};
+
+// Light or dark, as the host's theme says: Chakra (and Airflow's theme switch) put a `dark` class on <html>. React
+// Flow gets the same mode, else the `light` class it puts on its root would pin the nodes' tokens to light.
+function subscribeColorMode(onChange) {
+  const observer = new MutationObserver(onChange);
+  observer.observe(document.documentElement, { attributes: true, attributeFilter: ["class"] });
+  return () => observer.disconnect();
+}
+const colorMode = () => (document.documentElement.classList.contains("dark") ? "dark" : "light");
+const useColorMode = () => useSyncExternalStore(subscribeColorMode, colorMode);
 
 function runHref(ref, standalone) {
   if (!ref || !ref.dag_id || !ref.run_id) return null;
@@ -30,8 +56,12 @@ function describe(ref) {
 function RefLink({ value, standalone }) {
   const href = runHref(value, standalone);
   const text = describe(value);
-  return href ? <a href={href} data-testid="run-link" style={{ color: "#1565c0", textDecoration: "underline" }}>
-    {text}</a> : <span>{text}</span>;
+  return href ? <Link href={href} data-testid="run-link" color="fg.info" variant="underline">{text}</Link>
+    : <Span>{text}</Span>;
+}
+
+function StateBadge({ state, ...rest }) {
+  return <Badge colorPalette={STATE_PALETTES[state] || "gray"} variant="subtle" {...rest}>{state}</Badge>;
 }
 
 function subtitle(n) {
@@ -45,69 +75,72 @@ function subtitle(n) {
 
 function LineageNode({ data }) {
   const n = data.node;
-  const c = colorOf(n);
+  const look = lookOf(n);
   return (
-    <div
+    <Box
       data-testid="mlmd-node" data-key={n.key} data-kind={n.kind} data-state={n.state}
       data-external={String(Boolean(n.external))} data-focused={String(Boolean(data.focused))}
-      title={`${n.type}: ${n.label}`}
-      style={{
-        width: data.width, height: data.height, boxSizing: "border-box", padding: "6px 10px", background: c.bg,
-        border: `${data.focused ? 4 : 2}px ${n.external ? "dashed" : "solid"} ${c.border}`,
-        borderRadius: n.kind === "artifact" ? 18 : 4, overflow: "hidden", cursor: "pointer", color: "#111",
-      }}
+      title={`${n.type}: ${n.label}`} style={{ width: data.width, height: data.height }}
+      colorPalette={look.palette} bg={look.bg} color="fg" borderColor={look.border}
+      borderWidth={data.focused ? "4px" : "2px"} borderStyle={n.external ? "dashed" : "solid"}
+      borderRadius={n.kind === "artifact" ? "18px" : "sm"} boxShadow={data.focused ? "md" : "xs"}
+      px="2.5" py="1.5" overflow="hidden" cursor="pointer" fontFamily="body"
     >
       <Handle type="target" position={Position.Left} style={{ visibility: "hidden" }} />
-      <div data-testid="mlmd-node-label" style={{ fontWeight: 600, fontSize: 13, whiteSpace: "nowrap",
-        overflow: "hidden", textOverflow: "ellipsis" }}>{n.label}</div>
-      <div style={{ fontSize: 11, color: c.border, whiteSpace: "nowrap", overflow: "hidden", textOverflow: "ellipsis" }}>
-        {subtitle(n)}
-      </div>
+      <Text data-testid="mlmd-node-label" fontWeight="semibold" fontSize="13px" truncate>{n.label}</Text>
+      <Text fontSize="11px" color={look.fg} truncate>{subtitle(n)}</Text>
       <Handle type="source" position={Position.Right} style={{ visibility: "hidden" }} />
-    </div>
+    </Box>
   );
 }
 
 const nodeTypes = { mlmd: LineageNode };
 
 function Value({ value }) {
-  if (value === null || value === undefined) return <span style={{ color: "#999" }}>—</span>;
-  return <span style={{ whiteSpace: "pre-wrap", wordBreak: "break-word" }}>{String(value)}</span>;
+  if (value === null || value === undefined) return <Span color="fg.subtle">—</Span>;
+  return <Span whiteSpace="pre-wrap" wordBreak="break-word">{String(value)}</Span>;
 }
 
 function Properties({ props }) {
   const entries = Object.entries(props || {}).sort(([a], [b]) => a.localeCompare(b));
-  if (!entries.length) return <div style={{ color: "#777" }}>No properties.</div>;
+  if (!entries.length) return <Text color="fg.muted">No properties.</Text>;
   return (
-    <table data-testid="properties" style={{ borderCollapse: "collapse", width: "100%", fontSize: 12 }}>
-      <tbody>
+    <Table.Root data-testid="properties" size="sm" tableLayout="fixed">
+      <Table.Body>
         {entries.map(([k, v]) => (
-          <tr key={k} style={{ borderTop: "1px solid #eee", verticalAlign: "top" }}>
-            <th style={{ textAlign: "left", padding: "3px 6px 3px 0", fontWeight: 500, color: "#555" }}>{k}</th>
-            <td style={{ padding: "3px 0" }}><Value value={v} /></td>
-          </tr>
+          <Table.Row key={k} verticalAlign="top">
+            <Table.ColumnHeader w="40%" color="fg.muted" fontWeight="medium" wordBreak="break-word">{k}</Table.ColumnHeader>
+            <Table.Cell><Value value={v} /></Table.Cell>
+          </Table.Row>
         ))}
-      </tbody>
-    </table>
+      </Table.Body>
+    </Table.Root>
   );
 }
 
 function RefList({ title, items: given, standalone, testid }) {
   const items = given || [];
   return (
-    <div data-testid={testid} style={{ marginTop: 12 }}>
-      <div style={{ fontWeight: 600 }}>{title} ({items.length})</div>
-      {items.length === 0 ? <div style={{ color: "#777" }}>none</div> : (
-        <ul style={{ margin: "4px 0", paddingLeft: 18 }}>
+    <Box data-testid={testid} mt="4">
+      <HStack gap="2">
+        <Text fontWeight="semibold">{title}</Text>
+        <Badge size="sm" variant="outline">{items.length}</Badge>
+      </HStack>
+      {items.length === 0 ? <Text color="fg.muted">none</Text> : (
+        <List.Root ps="4" mt="1" gap="1">
           {items.map((r, i) => (
-            <li key={i}>
-              {r.artifact_id != null ? `${r.type}: ${r.name || r.uri || "#" + r.artifact_id}`
-                : <><RefLink value={r} standalone={standalone} /> {r.state ? `· ${r.state}` : ""}</>}
-            </li>
+            <List.Item key={i} wordBreak="break-word">
+              {r.artifact_id != null ? `${r.type}: ${r.name || r.uri || "#" + r.artifact_id}` : (
+                <>
+                  <RefLink value={r} standalone={standalone} />{" "}
+                  {r.state ? <StateBadge state={r.state} size="sm" /> : null}
+                </>
+              )}
+            </List.Item>
           ))}
-        </ul>
+        </List.Root>
       )}
-    </div>
+    </Box>
   );
 }
 
@@ -124,32 +157,44 @@ function SidePanel({ node, base, dagId, standalone, onClose }) {
   }, [node.key, base, dagId]);
   const detail = loaded.key === node.key ? loaded.detail : null;
   const error = loaded.key === node.key ? loaded.error : null;
-  const c = colorOf(node);
   return (
-    <aside data-testid="side-panel" style={{ width: 360, borderLeft: "1px solid #ddd", overflow: "auto", ...box,
-      background: "#fff", color: "#111" }}>
-      <div style={{ display: "flex", justifyContent: "space-between", gap: 8 }}>
-        <div data-testid="side-title" style={{ fontWeight: 700, fontSize: 15, wordBreak: "break-word" }}>{node.label}</div>
-        <button type="button" onClick={onClose} aria-label="Close">×</button>
-      </div>
-      <div style={{ color: c.border, fontSize: 12 }} data-testid="side-kind">
-        {node.kind} · {node.type}{node.state ? ` · ${node.state}` : ""}{node.external ? " · from another run" : ""}
-      </div>
-      {node.uri ? <div style={{ fontSize: 12, wordBreak: "break-all", marginTop: 4 }}>{node.uri}</div> : null}
+    <Box as="aside" data-testid="side-panel" w="360px" flexShrink="0" borderLeftWidth="1px" borderColor="border"
+      overflow="auto" p="4" bg="bg.panel" color="fg" textStyle="sm">
+      <Flex justify="space-between" align="start" gap="2">
+        <Heading data-testid="side-title" size="md" wordBreak="break-word">{node.label}</Heading>
+        <CloseButton size="xs" onClick={onClose} aria-label="Close" />
+      </Flex>
+      <HStack data-testid="side-kind" gap="1.5" mt="1" wrap="wrap">
+        <Badge variant="outline">{node.kind}</Badge>
+        <Text color="fg.muted">{node.type}</Text>
+        {node.state ? <StateBadge state={node.state} /> : null}
+        {node.external ? <Badge variant="outline" borderStyle="dashed">from another run</Badge> : null}
+      </HStack>
+      {node.uri ? <Code display="block" mt="2" whiteSpace="pre-wrap" wordBreak="break-all">{node.uri}</Code> : null}
       {node.cached_from ? (
-        <div data-testid="cached-from" style={{ marginTop: 8, padding: 8, background: "#f3e5f5", borderRadius: 4 }}>
-          Served from cache: outputs computed by <RefLink value={node.cached_from} standalone={standalone} />
-        </div>
+        <Alert.Root data-testid="cached-from" status="info" colorPalette="purple" size="sm" mt="3">
+          <Alert.Indicator />
+          <Alert.Description>
+            Served from cache: outputs computed by <RefLink value={node.cached_from} standalone={standalone} />
+          </Alert.Description>
+        </Alert.Root>
       ) : null}
       {node.external && node.origin ? (
-        <div data-testid="origin" style={{ marginTop: 8, padding: 8, background: "#f5f5f5", borderRadius: 4 }}>
-          Produced by <RefLink value={node.origin} standalone={standalone} />
-        </div>
+        <Alert.Root data-testid="origin" status="neutral" size="sm" mt="3">
+          <Alert.Indicator />
+          <Alert.Description>Produced by <RefLink value={node.origin} standalone={standalone} /></Alert.Description>
+        </Alert.Root>
       ) : null}
-      <div style={{ marginTop: 12, fontWeight: 600 }}>Properties</div>
+      <Text fontWeight="semibold" mt="4" mb="1">Properties</Text>
       <Properties props={node.properties} />
-      {error ? <div role="alert" style={{ color: "#c62828", marginTop: 12 }}>{error}</div> : null}
-      {!detail && !error ? <div style={{ color: "#777", marginTop: 12 }}>Loading details…</div> : null}
+      {error ? (
+        <Alert.Root status="error" size="sm" mt="3">
+          <Alert.Indicator />
+          <Alert.Description>{error}</Alert.Description>
+        </Alert.Root>
+      ) : null}
+      {!detail && !error ? <HStack mt="3" color="fg.muted"><Spinner size="xs" /><Text>Loading details…</Text></HStack>
+        : null}
       {detail && node.kind === "artifact" ? (
         <>
           <RefList title="Produced by" items={detail.producers} standalone={standalone} testid="producers" />
@@ -163,52 +208,65 @@ function SidePanel({ node, base, dagId, standalone, onClose }) {
           <RefList title="Outputs" items={detail.outputs} standalone={standalone} testid="outputs" />
         </>
       ) : null}
-    </aside>
+    </Box>
   );
 }
 
-function Message({ children, testid, tone }) {
+function Loading({ children }) {
   return (
-    <div data-testid={testid} role={tone === "error" ? "alert" : "status"}
-      style={{ ...box, margin: 16, borderRadius: 6, border: `1px solid ${tone === "error" ? "#c62828" : "#ccc"}`,
-        background: tone === "error" ? "#ffebee" : "#fafafa", color: "#111" }}>
-      {children}
-    </div>
+    <HStack data-testid="loading" role="status" m="4" gap="3" color="fg.muted">
+      <Spinner size="sm" />
+      <Text>{children}</Text>
+    </HStack>
+  );
+}
+
+function ErrorMessage({ children, testid }) {
+  return (
+    <Alert.Root data-testid={testid} status="error" m="4" w="auto">
+      <Alert.Indicator />
+      <Alert.Description>{children}</Alert.Description>
+    </Alert.Root>
+  );
+}
+
+function Empty({ title, children }) {
+  return (
+    <EmptyState.Root data-testid="empty" role="status" size="sm">
+      <EmptyState.Content>
+        <EmptyState.Title>{title}</EmptyState.Title>
+        <EmptyState.Description>{children}</EmptyState.Description>
+      </EmptyState.Content>
+    </EmptyState.Root>
   );
 }
 
 function Legend() {
-  const items = [["COMPLETE", "COMPLETE"], ["FAILED", "FAILED"], ["RUNNING", "RUNNING"], ["CACHED", "CACHED"]];
   return (
-    <span style={{ display: "inline-flex", gap: 10, fontSize: 12 }}>
-      {items.map(([state, text]) => {
-        const c = colorOf({ kind: "execution", state });
-        return (
-          <span key={state} style={{ display: "inline-flex", alignItems: "center", gap: 4 }}>
-            <span style={{ width: 12, height: 12, background: c.bg, border: `2px solid ${c.border}` }} />{text}
-          </span>
-        );
-      })}
-      <span style={{ display: "inline-flex", alignItems: "center", gap: 4 }}>
-        <span style={{ width: 12, height: 12, border: "2px dashed #616161", borderRadius: 6 }} />other run
-      </span>
-    </span>
+    <HStack gap="1.5" wrap="wrap" data-testid="legend">
+      {["COMPLETE", "FAILED", "RUNNING", "CACHED"].map((state) => <StateBadge key={state} state={state} />)}
+      <Badge variant="plain" color="fg.muted" gap="1">
+        <Box as="span" w="3" h="3" borderWidth="2px" borderStyle="dashed" borderColor="fg.subtle" rounded="full" />
+        other run
+      </Badge>
+    </HStack>
   );
 }
 
 function Graph({ data, positions, focusKeys, base, dagId, standalone, initialSelected }) {
   const flow = useReactFlow();
+  const mode = useColorMode();
   const [selected, setSelected] = useState(initialSelected);
   const nodes = useMemo(() => data.nodes.map((n) => {
     const p = positions[n.key];
     return { id: n.key, type: "mlmd", position: { x: p.x, y: p.y }, draggable: false,
       data: { node: n, width: p.width, height: p.height, focused: focusKeys.has(n.key) } };
   }), [data, positions, focusKeys]);
-  const edges = useMemo(() => data.edges.map((e, i) => ({
-    id: `e${i}`, source: e.source, target: e.target, data: { event: e.event },
-    markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16 },
-    style: e.event.includes("INPUT") ? { stroke: "#78909c" } : { stroke: "#455a64" },
-  })), [data]);
+  const edges = useMemo(() => data.edges.map((e, i) => {
+    const stroke = e.event.includes("INPUT") ? "var(--chakra-colors-fg-subtle)" : "var(--chakra-colors-fg-muted)";
+    return { id: `e${i}`, source: e.source, target: e.target, data: { event: e.event }, style: { stroke },
+      markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16, color: stroke } };
+  }), [data]);
   const fit = useCallback(() => {
     const focus = [...focusKeys].map((id) => ({ id }));
     flow.fitView(focus.length ? { nodes: focus, padding: 0.8, maxZoom: 1.2 } : { padding: 0.1 });
@@ -220,34 +278,35 @@ function Graph({ data, positions, focusKeys, base, dagId, standalone, initialSel
   useEffect(() => { const t = setTimeout(fit, 50); return () => clearTimeout(t); }, [fit, panelOpen]);
   const name = `lineage-${data.dag_id || "context"}-${data.run_id || data.context?.id || ""}.svg`.replace(/[^\w.-]+/g, "_");
   return (
-    <div style={{ display: "flex", flexDirection: "column", height: "100%" }}>
-      <div style={{ display: "flex", alignItems: "center", gap: 12, padding: "6px 10px", borderBottom: "1px solid #ddd",
-        fontSize: 13, flexWrap: "wrap", color: "#111", background: "#fff" }}>
-        <span data-testid="summary">
+    <Flex direction="column" h="100%" color="fg">
+      <Flex align="center" gap="3" px="3" py="2" borderBottomWidth="1px" borderColor="border" wrap="wrap"
+        textStyle="sm" bg="bg">
+        <Text data-testid="summary" color="fg.muted">
           {data.counts.executions} executions · {data.counts.artifacts} artifacts · {data.counts.cached} cached ·{" "}
           {data.counts.external} from other runs
-        </span>
+        </Text>
         <Legend />
-        <span style={{ flex: 1 }} />
-        <button type="button" onClick={fit} data-testid="fit">Fit</button>
-        <button type="button" data-testid="export-svg"
-          onClick={() => download(toSvg(data.nodes, data.edges, positions), name)}>Export SVG</button>
-      </div>
-      <div style={{ display: "flex", flex: 1, minHeight: 0 }}>
-        <div style={{ flex: 1, minWidth: 0 }} data-testid="graph">
-          <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} minZoom={0.05} maxZoom={2}
+        <Box flex="1" />
+        <Button size="xs" variant="outline" onClick={fit} data-testid="fit">Fit</Button>
+        <Button size="xs" variant="outline" data-testid="export-svg"
+          onClick={() => download(toSvg(data.nodes, data.edges, positions), name)}>Export SVG</Button>
+      </Flex>
+      <Flex flex="1" minH="0">
+        <Box flex="1" minW="0" data-testid="graph">
+          <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} minZoom={0.05} maxZoom={2} style={FLOW_VARS}
+            colorMode={mode}
             nodesConnectable={false} onNodeClick={(_, node) => setSelected(node.id)} proOptions={{ hideAttribution: true }}
             onPaneClick={() => setSelected(null)}>
-            <Background gap={20} color="#eee" />
+            <Background gap={20} />
             <Controls showInteractive={false} />
           </ReactFlow>
-        </div>
+        </Box>
         {selectedNode ? (
           <SidePanel node={selectedNode} base={base} dagId={data.dag_id || dagId} standalone={standalone}
             onClose={() => setSelected(null)} />
         ) : null}
-      </div>
-    </div>
+      </Flex>
+    </Flex>
   );
 }
 
@@ -258,32 +317,59 @@ function RunList({ base, standalone }) {
   useEffect(() => {
     getJson(base, standalone ? "api/runs" : "api/dag_runs").then(setRuns, (e) => setError(explain(e)));
   }, [base, standalone]);
-  if (error) return <Message tone="error" testid="error">{error}</Message>;
-  if (!runs) return <Message testid="loading">Loading runs…</Message>;
+  const title = <Heading size="md" mb="2">{standalone ? "MLMD runs" : "Recent DAG runs in MLMD"}</Heading>;
+  if (error) return <Box>{title}<ErrorMessage testid="error">{error}</ErrorMessage></Box>;
+  if (!runs) return <Box>{title}<Loading>Loading runs…</Loading></Box>;
   if (!runs.length) {
     return (
-      <Message testid="empty">
-        {standalone ? "This store has no contexts (runs) yet."
-          : "No DAG runs recorded in MLMD that you may read: is the listener enabled ([mlmd] enabled = True)?"}
-      </Message>
+      <Box>
+        {title}
+        <Empty title="No runs yet">
+          {standalone ? "This store has no contexts (runs) yet."
+            : "No DAG runs recorded in MLMD that you may read: is the listener enabled ([mlmd] enabled = True)?"}
+        </Empty>
+      </Box>
     );
   }
   return (
-    <section>
-      <h2 style={{ marginTop: 0, fontSize: 18 }}>{standalone ? "MLMD runs" : "Recent DAG runs in MLMD"}</h2>
-      <ul data-testid="runs" style={{ paddingLeft: 18 }}>
-        {runs.map((r) => standalone ? (
-          <li key={r.id}><a href={`?context_id=${r.id}`}>{r.name}</a> <span style={{ color: "#777" }}>
-            ({r.type})</span></li>
-        ) : (
-          <li key={r.context_id} data-testid="dag-run">
-            <a href={runHref(r, false)} style={{ color: "#1565c0" }}>{r.dag_id} / {r.run_id}</a>
-            <span style={{ color: "#777" }}>{r.run_type ? ` · ${r.run_type}` : ""}
-              {r.logical_date ? ` · ${r.logical_date}` : ""}</span>
-          </li>
-        ))}
-      </ul>
-    </section>
+    <Box as="section">
+      {title}
+      <Table.ScrollArea borderWidth="1px" borderColor="border" rounded="md" maxH="50vh">
+        <Table.Root data-testid="runs" size="sm" stickyHeader interactive>
+          <Table.Header>
+            <Table.Row>
+              <Table.ColumnHeader>{standalone ? "Context" : "DAG / run"}</Table.ColumnHeader>
+              <Table.ColumnHeader>Type</Table.ColumnHeader>
+              {standalone ? null : <Table.ColumnHeader>Logical date</Table.ColumnHeader>}
+            </Table.Row>
+          </Table.Header>
+          <Table.Body>
+            {runs.map((r) => standalone ? (
+              <Table.Row key={r.id}>
+                <Table.Cell><Link href={`?context_id=${r.id}`} color="fg.info">{r.name}</Link></Table.Cell>
+                <Table.Cell><Badge variant="outline">{r.type}</Badge></Table.Cell>
+              </Table.Row>
+            ) : (
+              <Table.Row key={r.context_id} data-testid="dag-run">
+                <Table.Cell><Link href={runHref(r, false)} color="fg.info">{r.dag_id} / {r.run_id}</Link></Table.Cell>
+                <Table.Cell>{r.run_type ? <Badge variant="outline">{r.run_type}</Badge> : null}</Table.Cell>
+                <Table.Cell color="fg.muted">{r.logical_date || "—"}</Table.Cell>
+              </Table.Row>
+            ))}
+          </Table.Body>
+        </Table.Root>
+      </Table.ScrollArea>
+    </Box>
+  );
+}
+
+function Refs({ label, refs, standalone }) {
+  return (
+    <Text textStyle="xs">
+      <Span color="fg.muted">{label}: </Span>
+      {refs.length ? refs.map((r, i) => (
+        <Span key={i}>{i ? "; " : ""}<RefLink value={r} standalone={standalone} /></Span>)) : "—"}
+    </Text>
   );
 }
 
@@ -297,52 +383,50 @@ function ArtifactSearch({ base, standalone }) {
     getJson(base, "api/search/artifacts", { q: text, filter_query: filter }).then(
       (items) => setResult({ status: "ready", items }), (e) => setResult({ status: "error", message: explain(e) }));
   };
-  const input = { padding: "4px 6px", fontSize: 13, border: "1px solid #bbb", borderRadius: 4 };
   return (
-    <section style={{ marginTop: 24 }}>
-      <h2 style={{ fontSize: 18 }}>Search artifacts</h2>
-      <form onSubmit={submit} style={{ display: "flex", gap: 8, flexWrap: "wrap", alignItems: "center" }}>
-        <input data-testid="search-text" aria-label="Name or URI contains" placeholder="name or URI contains…"
-          value={text} onChange={(e) => setText(e.target.value)} style={{ ...input, width: 260 }} />
-        <input data-testid="search-filter" aria-label="filter_query" placeholder="filter_query, e.g. type = 'Model'"
-          value={filter} onChange={(e) => setFilter(e.target.value)} style={{ ...input, width: 340 }} />
-        <button type="submit" data-testid="search-submit">Search</button>
-      </form>
-      {result.status === "loading" ? <div style={{ color: "#777", marginTop: 8 }}>Searching…</div> : null}
-      {result.status === "error" ? <Message tone="error" testid="search-error">{result.message}</Message> : null}
+    <Box as="section">
+      <Heading size="md" mb="2">Search artifacts</Heading>
+      <HStack as="form" onSubmit={submit} gap="2" wrap="wrap">
+        <Input data-testid="search-text" aria-label="Name or URI contains" placeholder="name or URI contains…"
+          value={text} onChange={(e) => setText(e.target.value)} size="sm" w="260px" />
+        <Input data-testid="search-filter" aria-label="filter_query" placeholder="filter_query, e.g. type = 'Model'"
+          value={filter} onChange={(e) => setFilter(e.target.value)} size="sm" w="340px" />
+        <Button type="submit" data-testid="search-submit" size="sm" loading={result.status === "loading"}>
+          Search
+        </Button>
+      </HStack>
+      {result.status === "error" ? <ErrorMessage testid="search-error">{result.message}</ErrorMessage> : null}
       {result.status === "ready" && !result.items.length
-        ? <div data-testid="search-empty" style={{ color: "#777", marginTop: 8 }}>No artifacts match.</div> : null}
+        ? <Text data-testid="search-empty" color="fg.muted" mt="3">No artifacts match.</Text> : null}
       {result.status === "ready" && result.items.length ? (
-        <ul data-testid="search-results" style={{ paddingLeft: 18 }}>
+        <Stack data-testid="search-results" gap="2" mt="3">
           {result.items.map((a) => (
-            <li key={a.id} data-testid="search-result" style={{ marginTop: 8 }}>
-              <span data-testid="search-result-label" style={{ fontWeight: 600 }}>{a.label}</span>
-              <span style={{ color: "#777" }}> · {a.type} #{a.id}</span>
-              {a.uri ? <div style={{ fontSize: 12, wordBreak: "break-all" }}>{a.uri}</div> : null}
-              <div style={{ fontSize: 12 }}>
-                Produced by: {a.producers.length ? a.producers.map((r, i) => (
-                  <span key={i}>{i ? "; " : ""}<RefLink value={r} standalone={standalone} /></span>)) : "—"}
-              </div>
-              <div style={{ fontSize: 12 }}>
-                Consumed by: {a.consumers.length ? a.consumers.map((r, i) => (
-                  <span key={i}>{i ? "; " : ""}<RefLink value={r} standalone={standalone} /></span>)) : "—"}
-              </div>
-            </li>
+            <Card.Root key={a.id} data-testid="search-result" size="sm" variant="outline">
+              <Card.Body gap="1">
+                <HStack gap="2" wrap="wrap">
+                  <Text data-testid="search-result-label" fontWeight="semibold" wordBreak="break-word">{a.label}</Text>
+                  <Badge variant="outline">{a.type}</Badge>
+                  <Text color="fg.muted" textStyle="xs">#{a.id}</Text>
+                </HStack>
+                {a.uri ? <Code alignSelf="start" wordBreak="break-all">{a.uri}</Code> : null}
+                <Refs label="Produced by" refs={a.producers} standalone={standalone} />
+                <Refs label="Consumed by" refs={a.consumers} standalone={standalone} />
+              </Card.Body>
+            </Card.Root>
           ))}
-        </ul>
+        </Stack>
       ) : null}
-    </section>
+    </Box>
   );
 }
 
 /** The start page (standalone) and Airflow's nav page: recent runs, and artifact search. */
 function Browse({ base, standalone }) {
   return (
-    <div data-testid="browse" style={{ ...box, height: "100%", overflow: "auto", boxSizing: "border-box",
-      color: "#111", background: "#fff" }}>
+    <Stack data-testid="browse" gap="8" h="100%" overflow="auto" p="4" color="fg" textStyle="sm">
       <RunList base={base} standalone={standalone} />
       <ArtifactSearch base={base} standalone={standalone} />
-    </div>
+    </Stack>
   );
 }
 
@@ -375,25 +459,25 @@ export default function App({ dagId, runId, taskId, mapIndex, contextId, apiBase
   if (!(dagId && runId) && contextId == null) {
     return <Browse base={base} standalone={Boolean(standalone)} />;
   }
-  if (state.status === "loading") return <Message testid="loading">Loading lineage…</Message>;
-  if (state.status === "error") return <Message tone="error" testid="error">{state.message}</Message>;
+  if (state.status === "loading") return <Loading>Loading lineage…</Loading>;
+  if (state.status === "error") return <ErrorMessage testid="error">{state.message}</ErrorMessage>;
   const { data, positions } = state;
   if (!data.nodes.length) {
     return (
-      <Message testid="empty">
+      <Empty title="No lineage recorded">
         {data.recorded === false
           ? "No MLMD records for this run: is the listener enabled? ([mlmd] enabled = True in the workers' "
             + "configuration, and the mlmd-airflow provider installed where the tasks run.)"
           : "This run has no executions or artifacts recorded in MLMD yet."}
-      </Message>
+      </Empty>
     );
   }
   return (
-    <div style={{ height: "100%", minHeight: 480, display: "flex", flexDirection: "column" }} data-testid="lineage">
+    <Box h="100%" minH="480px" display="flex" flexDirection="column" data-testid="lineage">
       <ReactFlowProvider>
         <Graph data={data} positions={positions} focusKeys={focusKeys} base={base} dagId={dagId}
           standalone={Boolean(standalone)} initialSelected={[...focusKeys][0] || null} />
       </ReactFlowProvider>
-    </div>
+    </Box>
   );
 }

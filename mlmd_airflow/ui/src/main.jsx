@@ -1,13 +1,12 @@
-// Entry point of dist/mlmd-lineage.js.
+// Entry point of dist/mlmd-lineage.js, the view Airflow's UI loads as the plugin's react_apps bundle.
 //
-// React is bundled (one copy of React, ReactDOM and React Flow that we build and test against), so the bundle
-// works the same inside Airflow and in the standalone page. Inside Airflow, the host renders our exported component
-// with ITS React; a component from a second React copy cannot use hooks there, so `AirflowPlugin` is a thin
-// shell written against the host's `globalThis.React` (exposed by Airflow 3 for plugins) that only owns a <div>
-// and mounts our own React root into it.
-import { createRoot } from "react-dom/client";
+// It brings no React and no Chakra of its own: those imports resolve to the host's modules (src/host/, aliased in
+// vite.config.js), so Airflow renders `AirflowPlugin` like any of its own components: same React, same Chakra
+// theme (fonts, colours, light/dark mode). Outside Airflow, dist/mlmd-standalone.js provides the same globals,
+// then imports this module and mounts `LineageView` inside its own ChakraProvider.
 import flowCss from "@xyflow/react/dist/style.css?inline";
 import App from "./App.jsx";
+import { Box } from "./ui.js";
 
 function injectCss() {
   if (document.getElementById("mlmd-lineage-css")) return;
@@ -17,34 +16,18 @@ function injectCss() {
   document.head.appendChild(style);
 }
 
-/** Renders the lineage view into `element` (standalone page); returns an unmount function. */
-export function mount(element, props) {
-  injectCss();
-  const root = createRoot(element);
-  root.render(<App {...props} />);
-  return () => root.unmount();
-}
+injectCss();
+
+/** The lineage view (the start page without dagId/runId/contextId); standalone.jsx mounts it. */
+export const LineageView = App;
 
 /** The react_apps component Airflow renders with {dagId, runId, taskId, mapIndex} (none on the nav page). */
 export function AirflowPlugin(props) {
-  const host = globalThis.React;
-  const ref = host.useRef(null);
-  const root = host.useRef(null);
-  host.useEffect(() => {
-    injectCss();
-    root.current = createRoot(ref.current);
-    return () => {
-      const r = root.current;
-      root.current = null;
-      setTimeout(() => r.unmount(), 0); // not while the host is rendering
-    };
-  }, []);
-  host.useEffect(() => {
-    if (root.current) root.current.render(<App {...props} />);
-  }, [props.dagId, props.runId, props.taskId, props.mapIndex]);
-  return host.createElement("div", {
-    ref, "data-testid": "mlmd-lineage-root", style: { width: "100%", height: "calc(100vh - 300px)", minHeight: 480 },
-  });
+  return (
+    <Box data-testid="mlmd-lineage-root" w="100%" h="calc(100vh - 300px)" minH="480px">
+      <App dagId={props.dagId} runId={props.runId} taskId={props.taskId} mapIndex={props.mapIndex} />
+    </Box>
+  );
 }
 
 globalThis.AirflowPlugin = AirflowPlugin;
