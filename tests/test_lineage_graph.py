@@ -15,57 +15,18 @@ proto default of 20 to every request).
 
 from __future__ import annotations
 
+import lineage_net
 import pytest
+from lineage_net import L, long_chain
 from store_fixtures import ORACLE, errors, pb, store  # noqa: F401
 
 pytestmark = pytest.mark.skipif(ORACLE, reason="ml-metadata 1.17 has no get_lineage_graph")
 
 Q = pb.LineageGraphQueryOptions
-INPUT_KINDS = (pb.Event.DECLARED_INPUT, pb.Event.INTERNAL_INPUT, pb.Event.INPUT)
 
 
-class Net:
-    """Named artifacts (a*) and executions (e*); 'a0>e0' is an INPUT event, 'e0>a1' an OUTPUT event."""
-
-    def __init__(self, s):
-        self.s = s
-        self.data = s.put_artifact_type(pb.ArtifactType(name="Data"))
-        self.unused_artifact_type = s.put_artifact_type(pb.ArtifactType(name="UnusedArtifactType"))
-        self.step = s.put_execution_type(pb.ExecutionType(name="Step"))
-        self.unused_execution_type = s.put_execution_type(pb.ExecutionType(name="UnusedStep"))
-        self.run = s.put_context_type(pb.ContextType(name="Run"))
-        self.ids: dict[str, int] = {}
-        self.names: dict[tuple[str, int], str] = {}
-
-    def node(self, name: str) -> int:
-        if name not in self.ids:
-            if name.startswith("a"):
-                [i] = self.s.put_artifacts([pb.Artifact(type_id=self.data, name=name, uri=f"/d/{name}")])
-            else:
-                [i] = self.s.put_executions([pb.Execution(type_id=self.step, name=name)])
-            self.ids[name] = i
-            self.names[(name[0], i)] = name
-        return self.ids[name]
-
-    def edges(self, *specs: str) -> None:
-        events = []
-        for spec in specs:
-            left, right = spec.split(">")
-            if left.startswith("a"):
-                events.append(pb.Event(artifact_id=self.node(left), execution_id=self.node(right),
-                                       type=pb.Event.INPUT))
-            else:
-                events.append(pb.Event(artifact_id=self.node(right), execution_id=self.node(left),
-                                       type=pb.Event.OUTPUT))
-        self.s.put_events(events)
-
-    def label(self, ev: pb.Event) -> str:
-        a, e = self.names[("a", ev.artifact_id)], self.names[("e", ev.execution_id)]
-        return f"{a}>{e}" if ev.type in INPUT_KINDS else f"{e}>{a}"
-
-    def view(self, g: pb.LineageGraph) -> tuple[list[str], list[str], list[str]]:
-        return (sorted(a.name for a in g.artifacts), sorted(e.name for e in g.executions),
-                sorted(self.label(ev) for ev in g.events))
+class Net(lineage_net.Net):
+    """Named nodes, queried with get_lineage_graph."""
 
     def graph(self, query: str, hops: int | None = None, max_node_size: int | None = 0,
               boundary_artifacts: str | None = None, boundary_executions: str | None = None,
@@ -86,10 +47,6 @@ class Net:
 
     def walk(self, *args, **kw) -> tuple[list[str], list[str], list[str]]:
         return self.view(self.graph(*args, **kw))
-
-
-def L(artifacts: str, executions: str, edges: str) -> tuple[list[str], list[str], list[str]]:
-    return sorted(artifacts.split()), sorted(executions.split()), sorted(edges.split())
 
 
 def chain_view(steps: int) -> tuple[list[str], list[str], list[str]]:
@@ -114,21 +71,6 @@ def chain(net):
 def diamond(net):
     net.edges("a0>e1", "a0>e2", "e1>a1", "e2>a2", "a1>e3", "a2>e3", "e3>a3")
     return net
-
-
-def _long_chain(net: Net, steps: int) -> None:
-    s = net.s
-    arts = s.put_artifacts([pb.Artifact(type_id=net.data, name=f"a{i}") for i in range(steps + 1)])
-    exes = s.put_executions([pb.Execution(type_id=net.step, name=f"e{i}") for i in range(steps)])
-    for i, a in enumerate(arts):
-        net.ids[f"a{i}"] = a
-        net.names[("a", a)] = f"a{i}"
-    for i, e in enumerate(exes):
-        net.ids[f"e{i}"] = e
-        net.names[("e", e)] = f"e{i}"
-    s.put_events([pb.Event(artifact_id=arts[i], execution_id=exes[i], type=pb.Event.INPUT) for i in range(steps)]
-                 + [pb.Event(artifact_id=arts[i + 1], execution_id=exes[i], type=pb.Event.OUTPUT)
-                    for i in range(steps)])
 
 
 # ---------------------------------------------------------------------------------------- traversal
@@ -177,18 +119,18 @@ def test_cycle_terminates(net):
 
 
 def test_default_hops_is_20(net):
-    _long_chain(net, 15)  # 30 hops from a0
+    long_chain(net, 15)  # 30 hops from a0
     assert net.walk("name = 'a0'") == chain_view(10)
 
 
 @pytest.mark.parametrize("hops", [30, 100, 1000])
 def test_hops_are_capped_at_100(net, hops):
-    _long_chain(net, 60)
+    long_chain(net, 60)
     assert net.walk("name = 'a0'", hops=hops) == chain_view(min(hops, 100) // 2)
 
 
 def test_hops_below_the_cap(net):
-    _long_chain(net, 15)
+    long_chain(net, 15)
     assert net.walk("name = 'a0'", hops=19) == L(
         " ".join(f"a{i}" for i in range(10)), " ".join(f"e{i}" for i in range(10)),
         " ".join([f"a{i}>e{i}" for i in range(10)] + [f"e{i}>a{i + 1}" for i in range(9)]))
@@ -358,7 +300,7 @@ def test_response_has_full_nodes_and_events(chain):
     for a in g.artifacts:
         assert a.SerializeToString(deterministic=True) == s.get_artifacts_by_id([a.id])[0].SerializeToString(
             deterministic=True)
-        assert a.type == "Data" and a.uri == f"/d/{a.name}" and a.create_time_since_epoch > 0
+        assert a.type == "Data" and a.uri == f"/data/{a.name}" and a.create_time_since_epoch > 0
     for e in g.executions:
         assert e.SerializeToString(deterministic=True) == s.get_executions_by_id([e.id])[0].SerializeToString(
             deterministic=True)
@@ -390,9 +332,9 @@ def test_response_types_and_no_contexts(chain):
                                         [pb.Association(execution_id=chain.ids["e0"], context_id=c)])
     g = chain.graph("name = 'a0'", hops=1)
     # All non-system types, used or not; all context types.
-    assert sorted(t.name for t in g.artifact_types) == ["Data", "UnusedArtifactType"]
-    assert sorted(t.name for t in g.execution_types) == ["Step", "UnusedStep"]
-    assert [t.name for t in g.context_types] == ["Run"]
+    assert sorted(t.name for t in g.artifact_types) == ["Data", "Model", "Unused"]
+    assert sorted(t.name for t in g.execution_types) == ["Step", "Train", "UnusedStep"]
+    assert sorted(t.name for t in g.context_types) == ["Pipeline", "Run", "UnusedCtx"]
     assert not any(t.name.startswith("mlmd.") for t in list(g.artifact_types) + list(g.execution_types))
     assert list(g.contexts) == [] and list(g.attributions) == [] and list(g.associations) == []
     assert list(g.parent_contexts) == []
@@ -401,8 +343,8 @@ def test_response_types_and_no_contexts(chain):
 def test_types_are_returned_even_with_zero_hops(chain):
     g = chain.graph("name = 'a0'", hops=0)
     assert chain.view(g) == L("a0", "", "")
-    assert sorted(t.name for t in g.artifact_types) == ["Data", "UnusedArtifactType"]
-    assert [t.name for t in g.context_types] == ["Run"]
+    assert sorted(t.name for t in g.artifact_types) == ["Data", "Model", "Unused"]
+    assert sorted(t.name for t in g.context_types) == ["Pipeline", "Run", "UnusedCtx"]
 
 
 def test_no_duplicate_events(diamond):

@@ -13,7 +13,9 @@ store_fixtures); the statement-count tests are mlmd_core-only.
 
 from __future__ import annotations
 
+import lineage_net
 import pytest
+from lineage_net import INPUT_KINDS, OUTPUT_KINDS, L, long_chain
 from store_fixtures import (
     close_store,
     errors,
@@ -28,75 +30,12 @@ from store_fixtures import (
 
 Opts = pb.LineageSubgraphQueryOptions
 UP, DOWN, BOTH, UNSPECIFIED = Opts.UPSTREAM, Opts.DOWNSTREAM, Opts.BIDIRECTIONAL, Opts.DIRECTION_UNSPECIFIED
-INPUT_KINDS = (pb.Event.DECLARED_INPUT, pb.Event.INTERNAL_INPUT, pb.Event.INPUT)
-OUTPUT_KINDS = (pb.Event.DECLARED_OUTPUT, pb.Event.INTERNAL_OUTPUT, pb.Event.PENDING_OUTPUT, pb.Event.OUTPUT)
 ALL_PATHS = ["artifacts", "executions", "contexts", "events", "attributions", "associations",
              "artifact_types", "execution_types", "context_types"]
 
 
-class Net:
-    """A store plus named nodes: artifacts 'a*', executions 'e*', contexts 'c*'."""
-
-    def __init__(self, s):
-        self.s = s
-        self.data = s.put_artifact_type(pb.ArtifactType(name="Data"))
-        self.model = s.put_artifact_type(pb.ArtifactType(name="Model"))
-        self.unused_artifact_type = s.put_artifact_type(pb.ArtifactType(name="Unused"))
-        self.step = s.put_execution_type(pb.ExecutionType(name="Step"))
-        self.train = s.put_execution_type(pb.ExecutionType(name="Train"))
-        self.unused_execution_type = s.put_execution_type(pb.ExecutionType(name="UnusedStep"))
-        self.run = s.put_context_type(pb.ContextType(name="Run"))
-        self.pipeline = s.put_context_type(pb.ContextType(name="Pipeline"))
-        self.unused_context_type = s.put_context_type(pb.ContextType(name="UnusedCtx"))
-        self.ids: dict[str, int] = {}
-        self.artifact_names: dict[int, str] = {}
-        self.execution_names: dict[int, str] = {}
-        self.context_names: dict[int, str] = {}
-
-    def node(self, name: str, type_id: int | None = None) -> int:
-        if name in self.ids:
-            return self.ids[name]
-        if name.startswith("a"):
-            [i] = self.s.put_artifacts([pb.Artifact(type_id=type_id or self.data, name=name, uri=f"/data/{name}")])
-            self.artifact_names[i] = name
-        elif name.startswith("e"):
-            [i] = self.s.put_executions([pb.Execution(type_id=type_id or self.step, name=name)])
-            self.execution_names[i] = name
-        else:
-            raise ValueError(name)
-        self.ids[name] = i
-        return i
-
-    def edges(self, *specs: str, kind: int | None = None) -> None:
-        """'a>e' is an input event (INPUT or `kind`), 'e>a' an output event (OUTPUT or `kind`)."""
-        events = []
-        for spec in specs:
-            left, right = spec.split(">")
-            if left.startswith("a"):
-                events.append(pb.Event(artifact_id=self.node(left), execution_id=self.node(right),
-                                       type=kind or pb.Event.INPUT))
-            else:
-                events.append(pb.Event(artifact_id=self.node(right), execution_id=self.node(left),
-                                       type=kind or pb.Event.OUTPUT))
-        self.s.put_events(events)
-
-    def context(self, name: str, *members: str, type_id: int | None = None) -> int:
-        [c] = self.s.put_contexts([pb.Context(type_id=type_id or self.run, name=name)])
-        self.ids[name] = c
-        self.context_names[c] = name
-        self.s.put_attributions_and_associations(
-            [pb.Attribution(artifact_id=self.ids[m], context_id=c) for m in members if m.startswith("a")],
-            [pb.Association(execution_id=self.ids[m], context_id=c) for m in members if m.startswith("e")])
-        return c
-
-    def label(self, ev: pb.Event) -> str:
-        a, e = self.artifact_names[ev.artifact_id], self.execution_names[ev.execution_id]
-        return f"{a}>{e}" if ev.type in INPUT_KINDS else f"{e}>{a}"
-
-    def view(self, g: pb.LineageGraph) -> tuple[list[str], list[str], list[str]]:
-        """(artifact names, execution names, edge labels) of a hydrated graph, each sorted."""
-        return (sorted(a.name for a in g.artifacts), sorted(e.name for e in g.executions),
-                sorted(self.label(ev) for ev in g.events))
+class Net(lineage_net.Net):
+    """Named nodes, queried with get_lineage_subgraph."""
 
     def get(self, start: str | None = None, start_e: str | None = None, paths: list[str] | None = None,
             **kw) -> pb.LineageGraph:
@@ -133,11 +72,6 @@ def opts(start: str | None = None, start_e: str | None = None, hops: int | None 
         o.ending_executions.filter_query = q(end_e)
         o.ending_executions.include_ending_nodes = include
     return o
-
-
-def L(artifacts: str, executions: str, edges: str) -> tuple[list[str], list[str], list[str]]:
-    """Expected view from space-separated names and edge labels."""
-    return sorted(artifacts.split()), sorted(executions.split()), sorted(edges.split())
 
 
 EMPTY = ([], [], [])
@@ -557,23 +491,6 @@ def test_ending_nodes_of_both_kinds(diamond):
 # ------------------------------------------------------------------------------------------ hop limits
 
 
-def _long_chain(net, steps: int, width: int) -> None:
-    """a0 > e0 > a1 > ... > e{steps-1} > a{steps}; each e_i also writes `width` side artifacts a{i+1}_s{j}."""
-    at, et = net.data, net.step
-    s = net.s
-    arts = s.put_artifacts([pb.Artifact(type_id=at, name=f"a{i}") for i in range(steps + 1)])
-    exes = s.put_executions([pb.Execution(type_id=et, name=f"e{i}") for i in range(steps)])
-    sides = s.put_artifacts([pb.Artifact(type_id=at, name=f"a{i + 1}_s{j}") for i in range(steps)
-                             for j in range(width)])
-    events = []
-    for i in range(steps):
-        events.append(pb.Event(artifact_id=arts[i], execution_id=exes[i], type=pb.Event.INPUT))
-        events.append(pb.Event(artifact_id=arts[i + 1], execution_id=exes[i], type=pb.Event.OUTPUT))
-        events.extend(pb.Event(artifact_id=sides[i * width + j], execution_id=exes[i], type=pb.Event.OUTPUT)
-                      for j in range(width))
-    s.put_events(events)
-
-
 def _chain_names(last_step: int, width: int, last_artifact: int) -> tuple[list[str], list[str]]:
     artifacts = [f"a{i}" for i in range(last_artifact + 1)]
     artifacts += [f"a{i}_s{j}" for i in range(1, last_artifact + 1) for j in range(width)]
@@ -581,7 +498,7 @@ def _chain_names(last_step: int, width: int, last_artifact: int) -> tuple[list[s
 
 
 def test_hundred_hop_chain_with_fan_out(net):
-    _long_chain(net, steps=50, width=2)
+    long_chain(net, steps=50, width=2)
     g = net.s.get_lineage_subgraph(opts("a0", hops=100, direction=DOWN))
     assert (sorted(a.name for a in g.artifacts), sorted(e.name for e in g.executions)) == _chain_names(49, 2, 50)
     assert len(g.events) == 50 * 4
@@ -592,14 +509,14 @@ def test_hundred_hop_chain_with_fan_out(net):
 
 @pytest.mark.parametrize("hops", [None, 100, 101, 1000, 2**40])
 def test_hops_above_100_are_capped(net, hops):
-    _long_chain(net, steps=60, width=1)
+    long_chain(net, steps=60, width=1)
     g = net.s.get_lineage_subgraph(opts("a0", hops=hops, direction=DOWN))
     # 100 hops from a0: e0..e49 (odd hops) and a1..a50 with their side artifacts (even hops).
     assert (sorted(a.name for a in g.artifacts), sorted(e.name for e in g.executions)) == _chain_names(49, 1, 50)
 
 
 def test_hops_99_stop_before_the_last_artifacts(net):
-    _long_chain(net, steps=60, width=1)
+    long_chain(net, steps=60, width=1)
     g = net.s.get_lineage_subgraph(opts("a0", hops=99, direction=DOWN))
     assert (sorted(a.name for a in g.artifacts), sorted(e.name for e in g.executions)) == _chain_names(49, 1, 49)
 
@@ -955,7 +872,7 @@ def _count_statements(s, fn) -> tuple[int, object]:
 @only_mlmd_core
 @pytest.mark.parametrize("direction", [DOWN, BOTH], ids=["DOWN", "BOTH"])
 def test_hundred_hop_chain_costs_at_most_two_statements_per_hop(net, direction):
-    _long_chain(net, steps=50, width=3)
+    long_chain(net, steps=50, width=3)
     count, g = _count_statements(net.s, lambda: net.s.get_lineage_subgraph(opts("a0", hops=100,
                                                                                   direction=direction)))
     assert len(g.executions) == 50 and len(g.artifacts) == 51 + 150
@@ -964,7 +881,7 @@ def test_hundred_hop_chain_costs_at_most_two_statements_per_hop(net, direction):
 
 @only_mlmd_core
 def test_hundred_hop_chain_with_ending_filter_costs_at_most_two_statements_per_hop(net):
-    _long_chain(net, steps=50, width=3)
+    long_chain(net, steps=50, width=3)
     count, g = _count_statements(net.s, lambda: net.s.get_lineage_subgraph(
         opts("a0", hops=100, direction=DOWN, end="name = 'nothing'", end_e="name = 'nothing'")))
     assert len(g.executions) == 50
@@ -977,7 +894,7 @@ def test_statement_count_does_not_grow_with_fan_out():
     for width in (1, 8):
         s = open_store(memory_config())
         try:
-            _long_chain(Net(s), steps=20, width=width)
+            long_chain(Net(s), steps=20, width=width)
             count, g = _count_statements(s, lambda s=s: s.get_lineage_subgraph(opts("a0", direction=BOTH)))
             assert len(g.artifacts) == 21 + 20 * width
             counts.append(count)
@@ -991,7 +908,7 @@ def test_statement_count_does_not_grow_with_fan_out():
 def test_directional_walk_costs_the_same_statements_whatever_the_hops(net, direction):
     """Without ending nodes an UPSTREAM/DOWNSTREAM walk is one recursive query on every backend: the whole
     call (hydration included) costs the same at 2 hops as at 100."""
-    _long_chain(net, steps=50, width=2)
+    long_chain(net, steps=50, width=2)
     start = "a0" if direction == DOWN else "a50"
     counts = [_count_statements(net.s, lambda h=h: net.s.get_lineage_subgraph(
         opts(start, hops=h, direction=direction)))[0] for h in (2, 100)]

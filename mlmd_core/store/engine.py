@@ -98,13 +98,17 @@ _POOL_ARGS: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_MAX_O
 
 
 def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
-    """pymysql connections (READ COMMITTED, so a call sees rows committed while it waited for a lock)."""
+    """pymysql connections (READ COMMITTED, so a call sees rows committed while it waited for a lock).
+
+    Text goes over the wire as ml-metadata's client sends it: a latin1 session that carries the UTF-8
+    bytes of the text (the server stores them double-encoded in the utf8mb4 columns). So a database written
+    by ml-metadata reads the same here, and the other way round, non-ASCII text included."""
     import pymysql
 
     if not cfg.database:
         raise errors.InvalidArgumentError("MySQL config needs a database name.")
     # autocommit: reads run without a transaction (Database.begin opens one for writes only)
-    args: dict[str, Any] = {"user": cfg.user or None, "password": cfg.password or "", "charset": "utf8mb4",
+    args: dict[str, Any] = {"user": cfg.user or None, "password": cfg.password or "", "charset": "latin1",
                             "connect_timeout": 10, "autocommit": True}
     if cfg.socket:
         args["unix_socket"] = cfg.socket
@@ -121,7 +125,9 @@ def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
 
     def connect(database: str | None) -> Any:
         try:
-            return pymysql.connect(database=database, **args)
+            conn = pymysql.connect(database=database, **args)
+            conn.encoding = "utf-8"  # what pymysql encodes queries and decodes text with: the bytes as they are
+            return conn
         except pymysql.err.OperationalError as exc:
             if database and exc.args and exc.args[0] == 1049:  # unknown database
                 raise
