@@ -304,7 +304,7 @@ def test_lock_wait_inside_a_call_is_retried(backend: str) -> None:
 # ------------------------------------------------------------------------------------ many processes
 
 N_PROCS = 8
-N_CALLS = 40  # the benchmark (benchmarks/server_concurrency.py) runs 8 x 500
+N_CALLS = 500  # per process: the 8 x 500
 START_TIMEOUT = 120
 
 

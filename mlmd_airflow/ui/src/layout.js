@@ -19,7 +19,9 @@ export async function layout(nodes, edges) {
       "elk.direction": "RIGHT",
       "elk.layered.spacing.nodeNodeBetweenLayers": "70",
       "elk.spacing.nodeNode": "24",
-      "elk.edgeRouting": "SPLINES",
+      // Only node positions are used (React Flow draws the edges): polyline routing is the cheapest, 3-6x
+      // faster than splines on a 500-node run.
+      "elk.edgeRouting": "POLYLINE",
     },
     children: nodes.map((n) => ({ id: n.key, width: nodeWidth(n), height: NODE_HEIGHT })),
     edges: edges.map((e, i) => ({ id: `e${i}`, sources: [e.source], targets: [e.target] })),
