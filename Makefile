@@ -45,7 +45,7 @@ ui:
 # benchmarks/results/bench.json and the doc's figures; QUICK=1 for the smoke-test size.
 # `make bench-compare`: the store workloads against ml-metadata 1.17.1 (.venv-mlmd), interleaved rounds, ratios
 # printed and written into the doc; BENCH_BACKENDS / BENCH_SCALE / BENCH_ROUNDS choose what runs.
-BENCH_BACKENDS ?= sqlite-memory sqlite-file mysql
+BENCH_BACKENDS ?= sqlite-memory sqlite-file mysql postgresql
 BENCH_SCALE ?= $(if $(filter 1,$(QUICK)),100,10000)
 BENCH_ROUNDS ?= $(if $(filter 1,$(QUICK)),1,3)
 

@@ -1,5 +1,6 @@
 """Runs ../shared/bench/mlmd_bench.py against ml-metadata 1.17.1 (side virtualenv) and mlmd_core,
-interleaved for several rounds, and prints the median ops/s of each and their ratio.
+interleaved for several rounds, and prints the median ops/s of each and their ratio. Backends: those of
+mlmd_bench.py (sqlite-memory, sqlite-file, mysql) and postgresql (through benchmarks/store_bench.py).
 
     python benchmarks/compare.py --backend sqlite-memory --rounds 3 [--only put_artifacts_single,...]
         [--json benchmarks/results/compare-sqlite-memory.json] [--doc]
@@ -24,12 +25,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT.parent / "shared" / "bench" / "mlmd_bench.py"
 SIDE_PYTHON = ROOT / ".venv-mlmd" / "bin" / "python"
+STORE_BENCH = ROOT / "benchmarks" / "store_bench.py"
 
 
 def run(python: str, impl: str, args: argparse.Namespace, out: Path) -> tuple[dict[str, float], float]:
     """One mlmd_bench.py run of `impl`: ops/s per workload and the process's peak RSS in MiB."""
-    cmd = [python, str(BENCH), "--impl", impl, "--backend", args.backend, "--scale", str(args.scale),
-           "--json", str(out)]
+    if args.backend == "postgresql":  # mlmd_bench.py has no PostgreSQL backend: store_bench.py wraps it
+        cmd = [python, str(STORE_BENCH), "--impl", impl, "--keep-db", "--scale", str(args.scale), "--json", str(out)]
+    else:
+        cmd = [python, str(BENCH), "--impl", impl, "--backend", args.backend, "--scale", str(args.scale),
+               "--json", str(out)]
     if args.only:
         cmd += ["--only", args.only]
     if args.backend == "mysql":  # a new database per run on the local MariaDB (tests' credentials)
@@ -43,6 +48,10 @@ def run(python: str, impl: str, args: argparse.Namespace, out: Path) -> tuple[di
         bad = {n: w.get("error") or w["check"] for n, w in raw["workloads"].items()
                if w["status"] == "error" or w["check"] not in ("ok", "n/a")}
         print(f"warning: {impl} exit {code}: {bad}", file=sys.stderr)
+    if args.backend == "postgresql":  # kept by --keep-db: the side venv has no PostgreSQL driver to drop it
+        from store_bench import drop_database
+
+        drop_database(raw["connection"]["database"])
     if args.backend == "mysql":  # mlmd_bench.py leaves its fresh database behind
         import pymysql
 

@@ -1,10 +1,13 @@
 """The store workloads of ../shared/bench/mlmd_bench.py on PostgreSQL (which that harness cannot connect to).
 
-mlmd_bench.py is imported, not copied: its module globals ``mlmd``/``pb`` are pointed at mlmd_core, and its
-``Bench`` class is given an mlmd_core store opened with a PostgreSQL ConnectionConfig (a fresh database, dropped
-afterwards unless --keep-db). The JSON written has mlmd_bench.py's own layout (meta + ``workloads``).
+mlmd_bench.py is imported, not copied: its module globals ``mlmd``/``pb`` are pointed at the implementation
+(mlmd_core, or google's ml_metadata when run with the side venv's python: ``--impl ml_metadata``), and its
+``Bench`` class is given a store opened with a PostgreSQL ConnectionConfig (a fresh database, dropped afterwards
+unless --keep-db; the side venv has no PostgreSQL driver, so benchmarks/compare.py drops it there). The JSON
+written has mlmd_bench.py's own layout (meta + ``workloads``).
 
     .venv/bin/python benchmarks/store_bench.py [--scale 10000] [--only put_types,...] [--json out.json]
+    .venv-mlmd/bin/python benchmarks/store_bench.py --impl ml_metadata --keep-db ...
 
 The server is found at MLMD_TEST_PG_HOST / _PORT / _USER / _PASSWORD (default 127.0.0.1 / 5432 / postgres / ""),
 as in the test suite.
@@ -23,9 +26,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import mlmd_core
-from mlmd_core.proto import metadata_store_pb2 as pb
-
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT.parent / "shared" / "bench" / "mlmd_bench.py"
 PG = {"host": os.environ.get("MLMD_TEST_PG_HOST", "127.0.0.1"),
@@ -34,18 +34,30 @@ PG = {"host": os.environ.get("MLMD_TEST_PG_HOST", "127.0.0.1"),
       "password": os.environ.get("MLMD_TEST_PG_PASSWORD", "")}
 
 
-def load_bench() -> ModuleType:
-    """Imports mlmd_bench.py by path and binds its implementation globals to mlmd_core."""
+def implementation(impl: str) -> tuple[ModuleType, ModuleType]:
+    """(the library module, its metadata_store_pb2) of `impl`, as mlmd_bench.py binds them."""
+    if impl == "ml_metadata":
+        import ml_metadata
+        from ml_metadata.proto import metadata_store_pb2
+        return ml_metadata, metadata_store_pb2
+    import mlmd_core
+    from mlmd_core.proto import metadata_store_pb2
+    return mlmd_core, metadata_store_pb2
+
+
+def load_bench(impl: str | None = "mlmd_core") -> ModuleType:
+    """Imports mlmd_bench.py by path and binds its implementation globals to `impl` (None: unbound)."""
     spec = importlib.util.spec_from_file_location("mlmd_bench", BENCH)
     assert spec and spec.loader, f"cannot load {BENCH}"
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.mlmd, module.pb = mlmd_core, pb
+    if impl is not None:
+        module.mlmd, module.pb = implementation(impl)
     return module
 
 
-def pg_config(database: str) -> pb.ConnectionConfig:
-    """A ConnectionConfig for `database` on the PostgreSQL server (the store creates it if missing)."""
+def pg_config(pb: ModuleType, database: str) -> Any:
+    """A ConnectionConfig (of `pb`) for `database` on the PostgreSQL server (the store creates it if missing)."""
     config = pb.ConnectionConfig()
     c = config.postgresql
     c.host, c.port, c.user, c.dbname = PG["host"], str(PG["port"]), PG["user"], database
@@ -62,25 +74,30 @@ def drop_database(database: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
-def run(scale: int, only: list[str], seed: int = 42, keep_db: bool = False) -> dict[str, Any]:
+def run(scale: int, only: list[str], seed: int = 42, keep_db: bool = False,
+        impl: str = "mlmd_core") -> dict[str, Any]:
     """Runs the selected groups on a fresh PostgreSQL database; returns mlmd_bench.py's result layout."""
-    bench = load_bench()
+    bench = load_bench(impl)
+    library, pb = bench.mlmd, bench.pb
+    version = str(getattr(library, "__version__", "?"))
     database = f"mlmd_bench_{os.getpid()}_{int(time.time())}"
     args = argparse.Namespace(scale=scale, seed=seed, only=only)
     started = time.perf_counter()
-    store = mlmd_core.MetadataStore(pg_config(database))
+    store = library.MetadataStore(pg_config(pb, database))
     connect_s = time.perf_counter() - started
     rss_at_start = bench.peak_rss_kib()
-    print(f"store_bench: impl=mlmd_core {mlmd_core.__version__} backend=postgresql scale={scale} "
-          f"groups={','.join(only)}", flush=True)
+    print(f"store_bench: impl={impl} {version} backend=postgresql scale={scale} groups={','.join(only)}",
+          flush=True)
     results = bench.Results()
     try:
         bench.Bench(args, store, results).run()
     finally:
-        store.close()
+        if hasattr(store, "close"):  # ml_metadata's store has no close()
+            store.close()
+        del store
         if not keep_db:
             drop_database(database)
-    meta = {"impl": "mlmd_core", "impl_version": str(mlmd_core.__version__), "backend": "postgresql",
+    meta = {"impl": impl, "impl_version": version, "backend": "postgresql",
             "scale": scale, "seed": seed, "python": platform.python_version(), "platform": platform.platform(),
             "cpus": os.cpu_count(), "argv": sys.argv, "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "connect_seconds": round(connect_s, 6), "total_seconds": round(time.perf_counter() - started, 3),
@@ -92,20 +109,21 @@ def run(scale: int, only: list[str], seed: int = 42, keep_db: bool = False) -> d
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: see the module docstring."""
-    groups = load_bench().GROUPS
+    groups = load_bench(None).GROUPS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=10000, help="N (multiple of 100, default 10000)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--only", default=",".join(groups), help="comma-separated groups: " + ",".join(groups))
     parser.add_argument("--json", help="write the results here (mlmd_bench.py's layout)")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database afterwards")
+    parser.add_argument("--impl", choices=("mlmd_core", "ml_metadata"), default="mlmd_core")
     args = parser.parse_args(argv)
     only = [g.strip() for g in args.only.split(",") if g.strip()]
     if unknown := [g for g in only if g not in groups]:
         parser.error(f"unknown --only names {unknown}")
     if args.scale < 100 or args.scale % 100:
         parser.error("--scale must be a positive multiple of 100")
-    report = run(args.scale, only, args.seed, args.keep_db)
+    report = run(args.scale, only, args.seed, args.keep_db, args.impl)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
         print(f"wrote {args.json}")
