@@ -23,10 +23,10 @@ from mlmd_core.proto import metadata_store_pb2 as pb
 
 try:
     from mlmd_side_venv import side_python
-    from test_interop_sqlite import GROUP_NAMES, _core_dump, _parse, assert_same, scenario, without_timestamps
+    from test_interop import GROUP_NAMES, _core_dump, _parse, assert_same, scenario, without_timestamps
 except ImportError:  # tests/ imported as a package
     from tests.mlmd_side_venv import side_python
-    from tests.test_interop_sqlite import GROUP_NAMES, _core_dump, _parse, assert_same, scenario, without_timestamps
+    from tests.test_interop import GROUP_NAMES, _core_dump, _parse, assert_same, scenario, without_timestamps
 
 CLIENT = Path(__file__).resolve().parent / "interop_scripts" / "run_grpc_client.py"
 TIMEOUT_S = 600

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
-from test_interop_sqlite import BASIC_GROUPS, _affinity, _core_dump, _side_json, assert_same, scenario
+from test_interop import BASIC_GROUPS, _affinity, _core_dump, _side_json, assert_same, scenario
 
 import mlmd_core as mlmd
 from mlmd_core import errors

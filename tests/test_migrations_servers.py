@@ -15,7 +15,7 @@ import pytest
 import server_backends
 import sqlalchemy
 from sqlalchemy import inspect
-from test_interop_sqlite import scenario, without_timestamps
+from test_interop import scenario, without_timestamps
 
 import mlmd_core as mlmd
 from mlmd_core.proto import metadata_store_pb2 as pb

@@ -91,7 +91,7 @@ EXPECTED_MYSQL_ARTIFACT = [
 
 def test_fresh_schema_has_mlmd_layout(backend: str) -> None:
     """Tables, column types and index names as ml-metadata 1.17 creates them on the server (§6), so a
-    KFP/TFX database and ours are interchangeable. (test_interop_servers compares against ml-metadata itself.)"""
+    KFP/TFX database and ours are interchangeable. (tests/test_interop.py compares against ml-metadata itself.)"""
     config = fresh_config(backend)
     close_store(open_store(config))
     layout = _columns(backend, _database(config))

@@ -1,9 +1,11 @@
 """Runs the interop scenario with google's ml-metadata; meant for the side venv's python.
 
-Usage (paths are SQLite files and JSON outputs)::
+Usage (DB is a SQLite file or a MySQL address mysql://USER[:PASSWORD]@HOST:PORT/DATABASE, see
+scenario.connection_config; the other paths are JSON files)::
 
     python run_mlmd.py populate DB [VARIANT]  # creates DB (READWRITE_OPENCREATE) with scenario.POPULATE[VARIANT]
-    python run_mlmd.py dump DB OUT.json      # opens DB (READWRITE) and writes scenario.dump's answers
+    python run_mlmd.py dump DB OUT.json [PLAN.json]  # opens DB (READWRITE) and writes scenario.dump's answers
+                                             # (PLAN: scenario.read_plan(DB), read by the caller; needed for MySQL)
     python run_mlmd.py append DB TAG OUT.json   # scenario.append with TAG; writes the returned ids
     python run_mlmd.py open DB OUT.json [MODE]  # opens DB (READWRITE or MODE) and writes a summary
     python run_mlmd.py create DB             # creates an empty store (READWRITE_OPENCREATE)
@@ -35,10 +37,14 @@ def main(argv: list[str]) -> int:
     command, path = argv[1], argv[2]
     if command == "populate":
         variant = argv[3] if len(argv) > 3 else "full"
-        scenario.POPULATE[variant](mlmd, pb, _open(path, "READWRITE_OPENCREATE"))
+        scenario.POPULATE[variant](mlmd, pb, _open(path, "READWRITE_OPENCREATE"), **scenario.populate_options(path))
     elif command == "dump":
         store = _open(path, "READWRITE")
-        _write(argv[3], scenario.dump(mlmd, pb, store, path))
+        plan = None
+        if len(argv) > 4:
+            with open(argv[4]) as f:
+                plan = json.load(f)
+        _write(argv[3], scenario.dump(mlmd, pb, store, path, plan))
     elif command == "append":
         store = _open(path, "READWRITE")
         _write(argv[4], scenario.append(mlmd, pb, store, argv[3]))

@@ -1,4 +1,4 @@
-"""The SQLite interop scenario, run unchanged by google's ml-metadata (side venv) and by mlmd_core.
+"""The interop scenario, run unchanged by google's ml-metadata (side venv) and by mlmd_core.
 
 Every function takes the library module (``ml_metadata`` or ``mlmd_core``) as ``mlmd`` and its
 ``metadata_store_pb2`` as ``pb``, so both libraries write the same store and answer the same reads:
@@ -12,8 +12,13 @@ Every function takes the library module (``ml_metadata`` or ``mlmd_core``) as ``
   record is {"items": [b64, ...]} (a list), {"item": b64} (one message), {"none": true},
   {"tuple": [record, ...]} or {"error": class name, "message": text}.
 
-Which calls ``dump`` makes depends only on the database file (read with sqlite3 before the store is
-opened), never on the answers of the library under test, so both sides make exactly the same calls.
+Which calls ``dump`` makes depends only on what the database holds (``read_plan``, plain SQL before the
+store is opened), never on the answers of the library under test, so both sides make exactly the same
+calls.
+
+A store is ``where``: a SQLite file's path, or a MySQL/MariaDB address
+``mysql://USER[:PASSWORD]@HOST:PORT/DATABASE``. ``read_plan`` reads a MySQL database with pymysql, which
+the side venv lacks: there the plan is read by the caller and handed to ``dump``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import base64
 import sqlite3
 import time
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 from google.protobuf import any_pb2, struct_pb2
 
@@ -39,11 +45,58 @@ def tick() -> None:
     time.sleep(TICK_S)
 
 
-def connection_config(pb: Any, path: str, mode: str = "READWRITE_OPENCREATE") -> Any:
+def is_mysql(where: str) -> bool:
+    return str(where).startswith("mysql://")
+
+
+def mysql_address(host: str, port: int, user: str, password: str, database: str) -> str:
+    auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    return f"mysql://{auth}@{host}:{port}/{database}"
+
+
+def _mysql_parts(where: str) -> dict[str, Any]:
+    url = urlsplit(where)
+    return {"host": url.hostname or "127.0.0.1", "port": url.port or 3306, "user": unquote(url.username or ""),
+            "password": unquote(url.password or ""), "database": url.path.lstrip("/")}
+
+
+def connection_config(pb: Any, where: str, mode: str = "READWRITE_OPENCREATE") -> Any:
+    """The store at `where`; `mode` (a SqliteMetadataSourceConfig.ConnectionMode) is for SQLite only."""
     config = pb.ConnectionConfig()
-    config.sqlite.filename_uri = path
+    if is_mysql(where):
+        parts = _mysql_parts(where)
+        c = config.mysql
+        c.host, c.port, c.user, c.database = parts["host"], parts["port"], parts["user"], parts["database"]
+        if parts["password"]:
+            c.password = parts["password"]
+        return config
+    config.sqlite.filename_uri = str(where)
     config.sqlite.connection_mode = getattr(pb.SqliteMetadataSourceConfig, mode)
     return config
+
+
+def query(where: str, *statements: str) -> list[list[tuple]]:
+    """The rows of each statement, read with the database's own driver (for MySQL: pymysql, reading text
+    as ml-metadata does: a latin1 session whose bytes are the UTF-8 of the text)."""
+    if is_mysql(where):
+        import pymysql
+
+        con = pymysql.connect(charset="latin1", **_mysql_parts(where))
+        con.encoding = "utf-8"  # pymysql decodes text with this: the bytes as they are
+        try:
+            out = []
+            for statement in statements:
+                with con.cursor() as cur:
+                    cur.execute(statement)
+                    out.append([tuple(r) for r in cur.fetchall()])
+            return out
+        finally:
+            con.close()
+    con = sqlite3.connect(where)
+    try:
+        return [con.execute(statement).fetchall() for statement in statements]
+    finally:
+        con.close()
 
 
 # ------------------------------------------------------------------------------------------ values
@@ -82,9 +135,9 @@ def _all_types(pb: Any) -> dict[str, int]:
             "p_proto": pb.PROTO, "p_bool": pb.BOOLEAN}
 
 
-def _fill_declared(pb: Any, props: Any, seed: int = 0) -> None:
+def _fill_declared(pb: Any, props: Any, seed: int = 0, int_bits: int = 64) -> None:
     """Values for the properties of _all_types."""
-    props["p_int"].int_value = -(2**40) + seed
+    props["p_int"].int_value = -(2**40 if int_bits == 64 else 2**30) + seed
     props["p_double"].double_value = 0.375 + seed
     props["p_string"].string_value = f"it's \"quoted\" \u65e5\u672c {seed}"
     props["p_struct"].struct_value.CopyFrom(_struct(seed))
@@ -92,15 +145,15 @@ def _fill_declared(pb: Any, props: Any, seed: int = 0) -> None:
     props["p_bool"].bool_value = bool(seed % 2)
 
 
-def _fill_custom(pb: Any, props: Any, seed: int = 0) -> None:
+def _fill_custom(pb: Any, props: Any, seed: int = 0, int_bits: int = 64, big_double: float = 1.5e300) -> None:
     """Custom properties of every value kind, with edge values (doubles that survive ml-metadata's
-    6-decimal writes and 15-digit reads: EDGE_DOUBLES has the others)."""
+    6-decimal writes and 15-digit reads: EDGE_DOUBLES has the others; ints of `int_bits` bits)."""
     props["c_int"].int_value = 7 + seed
-    props["c_int_min"].int_value = -(2**63)
-    props["c_int_max"].int_value = 2**63 - 1
+    props["c_int_min"].int_value = -(2 ** (int_bits - 1))
+    props["c_int_max"].int_value = 2 ** (int_bits - 1) - 1
     props["c_int_zero"].int_value = 0
     props["c_double"].double_value = 2.5 + seed
-    props["c_double_big"].double_value = 1.5e300
+    props["c_double_big"].double_value = big_double
     props["c_double_neg"].double_value = -123456.75
     props["c_double_zero"].double_value = 0.0
     props["c_string"].string_value = f"custom \u2603 'single' \"double\" \\ back {seed}"
@@ -127,8 +180,17 @@ def _path(pb: Any, *steps: Any) -> Any:
 # ---------------------------------------------------------------------------------------- populate
 
 
-def populate(mlmd: Any, pb: Any, store: Any) -> None:
-    """Writes the scenario into an empty store."""
+def populate_options(where: str) -> dict[str, Any]:
+    """The keyword arguments of POPULATE's functions for the store at `where`. On MySQL, ml-metadata keeps
+    int values in INT columns (32 bits), and writes doubles as decimal literals with 6 decimals, which the
+    server caps at 65 digits (1.5e300 becomes 1e65)."""
+    if is_mysql(where):
+        return {"int_bits": 32, "big_double": 1.5e50}
+    return {}
+
+
+def populate(mlmd: Any, pb: Any, store: Any, int_bits: int = 64, big_double: float = 1.5e300) -> None:
+    """Writes the scenario into an empty store (int values of `int_bits` bits, a big double)."""
     # ---- types
     dataset = pb.ArtifactType(name="DataSet", description="a data set", external_id="ext-type-dataset",
                               base_type=pb.ArtifactType.DATASET)
@@ -200,9 +262,9 @@ def populate(mlmd: Any, pb: Any, store: Any) -> None:
     # ---- artifacts
     full = pb.Artifact(type_id=dataset_id, name="full", uri="s3://bucket/full", external_id="ext-art-full",
                        state=pb.Artifact.LIVE)
-    _fill_declared(pb, full.properties, 1)
+    _fill_declared(pb, full.properties, 1, int_bits)
     full.properties["p_added"].string_value = "added later"
-    _fill_custom(pb, full.custom_properties, 1)
+    _fill_custom(pb, full.custom_properties, 1, int_bits, big_double)
     artifacts = [
         full,
         pb.Artifact(type_id=bare_artifact_type),  # nothing set: uri comes back as ""
@@ -241,8 +303,8 @@ def populate(mlmd: Any, pb: Any, store: Any) -> None:
     # ---- executions
     full_exec = pb.Execution(type_id=trainer_id, name="train-1", external_id="ext-exec-train-1",
                              last_known_state=pb.Execution.RUNNING)
-    _fill_declared(pb, full_exec.properties, 2)
-    _fill_custom(pb, full_exec.custom_properties, 2)
+    _fill_declared(pb, full_exec.properties, 2, int_bits)
+    _fill_custom(pb, full_exec.custom_properties, 2, int_bits, big_double)
     executions = [full_exec, pb.Execution(type_id=bare_execution_type),
                   pb.Execution(type_id=process_id, name="proc-0", properties={"step": pb.Value(string_value="x")})]
     for state in pb.Execution.State.values():
@@ -266,8 +328,8 @@ def populate(mlmd: Any, pb: Any, store: Any) -> None:
 
     # ---- contexts
     full_ctx = pb.Context(type_id=pipeline_id, name="pipeline-1", external_id="ext-ctx-pipeline-1")
-    _fill_declared(pb, full_ctx.properties, 3)
-    _fill_custom(pb, full_ctx.custom_properties, 3)
+    _fill_declared(pb, full_ctx.properties, 3, int_bits)
+    _fill_custom(pb, full_ctx.custom_properties, 3, int_bits, big_double)
     contexts = [full_ctx] + [
         pb.Context(type_id=run_id, name=f"run-{i}", properties={"attempt": pb.Value(int_value=i)})
         for i in range(1, 4)
@@ -368,7 +430,7 @@ def populate(mlmd: Any, pb: Any, store: Any) -> None:
                            properties={"step": pb.Value(string_value="put_execution")})
     pe_exec.custom_properties["c"].int_value = 1
     pe_in = pb.Artifact(type_id=dataset_id, name="pe-in", uri="s3://pe/in")
-    _fill_declared(pb, pe_in.properties, 4)
+    _fill_declared(pb, pe_in.properties, 4, int_bits)
     store.put_execution(
         pe_exec,
         [
@@ -416,7 +478,7 @@ EDGE_DOUBLES = (0.1 + 0.2, 2.5e-7, 1e-300, 5e-324, 1.7976931348623157e308, -1234
                 123456789.123456789, 2.0**60 + 2048, 1 / 3, 6.02214076e23, -0.0)
 
 
-def populate_doubles(mlmd: Any, pb: Any, store: Any) -> None:
+def populate_doubles(mlmd: Any, pb: Any, store: Any, **_: Any) -> None:
     """A small store of EDGE_DOUBLES, as declared and as custom properties."""
     type_id = store.put_artifact_type(pb.ArtifactType(name="Doubles", properties={"d": pb.DOUBLE}))
     artifacts = []
@@ -428,7 +490,28 @@ def populate_doubles(mlmd: Any, pb: Any, store: Any) -> None:
     store.put_artifacts(artifacts)
 
 
-POPULATE = {"full": populate, "doubles": populate_doubles}
+# Non-ASCII text (2-, 3- and 4-byte UTF-8, and characters whose UTF-8 has the bytes 0x81 0x8d 0x8f 0x90 0x9d
+# that cp1252 leaves undefined): ml-metadata's MySQL client sends text over a latin1 session, so a server
+# stores it double-encoded; both libraries must store the same bytes and read back the same text.
+TEXTS = ("\u00e9 \u2713 \u65e5\u672c \u2603", "emoji \U0001f600", "\u00c1\u00d0\u00cf\u00dd\u014d",
+         "\u00ff\u0100 \u20ac\u2122 \u00a0nbsp", "plain ascii")
+
+
+def populate_text(mlmd: Any, pb: Any, store: Any, **_: Any) -> None:
+    """A small store of TEXTS in every kind of text column (names, uris, external ids, string values,
+    property names)."""
+    type_id = store.put_artifact_type(pb.ArtifactType(name="Text \u2603", external_id="ext \u65e5",
+                                                      properties={"s \u00e9": pb.STRING}))
+    artifacts = []
+    for i, text in enumerate(TEXTS):
+        a = pb.Artifact(type_id=type_id, name=f"{text} {i}", uri=text, external_id=f"ext {text} {i}",
+                        properties={"s \u00e9": pb.Value(string_value=text)})
+        a.custom_properties[f"c {text}"].string_value = text
+        artifacts.append(a)
+    store.put_artifacts(artifacts)
+
+
+POPULATE = {"full": populate, "doubles": populate_doubles, "text": populate_text}
 
 
 # ------------------------------------------------------------------------------------------ append
@@ -479,19 +562,23 @@ KINDS = (
 )
 
 
-def read_plan(path: str) -> dict[str, Any]:
-    """What is in the file (plain sqlite3, before any library opens it): which calls to make."""
-    con = sqlite3.connect(path)
-    try:
-        plan: dict[str, Any] = {
-            "types": con.execute("SELECT id, name, version, type_kind, external_id FROM Type ORDER BY id").fetchall()}
-        for _, _, table, _ in KINDS:
-            plan[table] = con.execute(
-                f"SELECT n.id, n.name, n.external_id, t.name, t.version FROM {table} AS n "
-                f"JOIN Type AS t ON t.id = n.type_id ORDER BY n.id").fetchall()
-        plan["uris"] = sorted({r[0] for r in con.execute("SELECT uri FROM Artifact") if r[0] is not None})
-    finally:
-        con.close()
+def read_plan(where: str) -> dict[str, Any]:
+    """What is in the store (plain SQL, before any library opens it): which calls to make."""
+    statements = ["SELECT id, name, version, type_kind, external_id FROM Type ORDER BY id"]
+    statements += [f"SELECT n.id, n.name, n.external_id, t.name, t.version FROM {table} AS n "
+                   f"JOIN Type AS t ON t.id = n.type_id ORDER BY n.id" for _, _, table, _ in KINDS]
+    statements += [
+        "SELECT uri FROM Artifact",
+        # the contexts with the most members (paged through by dump)
+        "SELECT context_id FROM Attribution GROUP BY context_id ORDER BY COUNT(*) DESC, context_id LIMIT 2",
+        "SELECT context_id FROM Association GROUP BY context_id ORDER BY COUNT(*) DESC, context_id LIMIT 2",
+    ]
+    types, *nodes, uris, attributed, associated = query(where, *statements)
+    plan: dict[str, Any] = {"types": types}
+    for (_, _, table, _), rows in zip(KINDS, nodes):
+        plan[table] = rows
+    plan["uris"] = sorted({r[0] for r in uris if r[0] is not None})
+    plan["biggest"] = sorted({r[0] for r in attributed + associated})
     return plan
 
 
@@ -573,9 +660,9 @@ FILTERS = {
 }
 
 
-def dump(mlmd: Any, pb: Any, store: Any, path: str) -> dict[str, dict[str, Any]]:
-    """Every read method over everything in the store at `path`."""
-    plan = read_plan(path)
+def dump(mlmd: Any, pb: Any, store: Any, where: str, plan: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Every read method over everything in the store at `where` (whose read_plan is `plan` if given)."""
+    plan = read_plan(where) if plan is None else plan
     rec = Recorder(store)
     type_ids = [t[0] for t in plan["types"]]
     all_type_ids = type_ids + [max(type_ids) + 1, max(type_ids) + 50]
@@ -651,16 +738,8 @@ def dump(mlmd: Any, pb: Any, store: Any, path: str) -> dict[str, dict[str, Any]]
         rec("get_executions_by_context", context_id)
         rec("get_parent_contexts_by_context", context_id)
         rec("get_children_contexts_by_context", context_id)
-    # the context with the most members, paged
-    con = sqlite3.connect(path)
-    try:
-        biggest = [r[0] for r in con.execute(
-            "SELECT context_id FROM Attribution GROUP BY context_id ORDER BY COUNT(*) DESC, context_id LIMIT 2")]
-        biggest += [r[0] for r in con.execute(
-            "SELECT context_id FROM Association GROUP BY context_id ORDER BY COUNT(*) DESC, context_id LIMIT 2")]
-    finally:
-        con.close()
-    for context_id in sorted(set(biggest)):
+    # the contexts with the most members, paged
+    for context_id in plan["biggest"]:
         for options in list_option_variants(mlmd, limits=(None, 1, 100, 101, 1000)):
             rec("get_artifacts_by_context", context_id, list_options=options)
             rec("get_executions_by_context", context_id, list_options=options)
