@@ -51,6 +51,8 @@ def render_figures(bench: dict[str, Any]) -> str:
             if store[b].get("error"):
                 lines.append(f"\n{BACKEND_TITLES[b]}: {store[b]['error']}")
         lines.append("")
+    if raw := bench.get("raw_insert"):
+        lines += render_raw_insert(raw)
     if listener := bench.get("listener"):
         lines.append(f"- **Listener overhead** ({listener.get('task_instances')} task instances, "
                      f"{listener.get('pairs')} alternating pairs): {_num(listener.get('wall_ms_per_task'))} ms/task "
@@ -70,6 +72,35 @@ def render_figures(bench: dict[str, Any]) -> str:
                      f"{_num(grpc['latency_ms']['p50'], 2)} ms, p99 {_num(grpc['latency_ms']['p99'], 2)} ms; "
                      f"{grpc['failures']} failed calls, {grpc['missing']} lost writes.")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def render_raw_insert(raw: dict[str, Any]) -> list[str]:
+    """Lines for benchmarks/raw_insert.py's report: mlmd_core put_artifacts against plain sqlite3 executemany."""
+    if not raw.get("results"):
+        return [f"Inserts vs raw sqlite3: no figures ({raw.get('error', 'no results')}).", ""]
+    same = raw.get("same_rows", {})
+    lines = [f"Inserts, mlmd_core `put_artifacts` against the same rows written with plain sqlite3 `executemany` "
+             f"(benchmarks/raw_insert.py, {raw.get('started_at', '–')}: N={raw['n']:,} artifacts of 1 + "
+             f"{raw['properties_per_artifact']} rows, "
+             f"{raw['rounds']} interleaved rounds, medians; batch = {raw['batch']} artifacts per call / "
+             f"transaction, single = 1; same rows written: {'yes' if same and all(same.values()) else 'NO'}). "
+             "Time ratio = mlmd_core time / raw time (lower is better; 1 = as fast as raw), target ≤ 2×; the CPU "
+             "ratio is the same with process CPU time (less disturbed by other work on the machine, blind to disk "
+             "waits):", "",
+             "| SQLite | mode | mlmd_core artifacts/s | raw sqlite3 artifacts/s | time ratio | CPU ratio |",
+             "|---|---|---:|---:|---:|---:|"]
+    for backend, modes in raw["results"].items():
+        for mode, r in modes.items():
+            ratio = r["ratio"]
+            ratio_text = f"**{ratio:.2f}×**" if ratio <= 2 else f"{ratio:.2f}×"
+            where = BACKEND_TITLES.get(backend, backend).removeprefix("SQLite ")
+            lines.append(f"| {where} | {mode} | {_num(r['mlmd_core_artifacts_per_s'], 0)} | "
+                         f"{_num(r['raw_artifacts_per_s'], 0)} | {ratio_text} | "
+                         f"{_num(r.get('cpu_ratio'), 2)}× |")
+    if raw.get("error"):
+        lines.append(f"\nraw_insert.py: {raw['error']}")
+    lines += ["", "Time ratios within the 2× target are in bold.", ""]
+    return lines
 
 
 def render_ratios(paths: list[Path]) -> str:

@@ -6,11 +6,14 @@ Runs, each in its own process (one after the other, so they do not compete for t
   (a fresh database, dropped afterwards), and on PostgreSQL through benchmarks/store_bench.py;
 - benchmarks/listener_overhead.py (per-task overhead of the Airflow listener);
 - benchmarks/cache_lookup.py (cache lookup p50/p99 at 100k executions);
-- benchmarks/grpc_load.py (16 concurrent clients against mlmd-server).
+- benchmarks/grpc_load.py (16 concurrent clients against mlmd-server);
+- benchmarks/raw_insert.py (put_artifacts against the same rows written with plain sqlite3 executemany, SQLite
+  memory and file, 5 interleaved rounds).
 
     .venv/bin/python benchmarks/run_all.py [--quick] [--json PATH] [--[no-]doc] [--backends sqlite-memory,...]
 
---quick (QUICK=1 in make) is the smoke-test size: N=100, a 6-task DAG, 2,000 executions, 2 gRPC clients; about
+--quick (QUICK=1 in make) is the smoke-test size: N=100, a 6-task DAG, 2,000 executions, 2 gRPC clients,
+200 artifacts × 2 rounds against raw sqlite3; about
 half a minute; it leaves docs/performance.md alone unless --doc is given. Servers are found as by the test
 suite (MLMD_TEST_MYSQL_* / MLMD_TEST_PG_*); an unreachable one is recorded as an error for that backend.
 The ml-metadata comparison is `make bench-compare` (compare.py).
@@ -46,6 +49,7 @@ SIZES: dict[str, tuple[list[str], list[str]]] = {
     "cache_lookup": (["--executions", "100000", "--lookups", "2000", "--file-mb", "100"],
                      ["--executions", "2000", "--lookups", "200", "--file-mb", "1"]),
     "grpc_load": (["--clients", "16", "--calls", "1000"], ["--clients", "2", "--calls", "50"]),
+    "raw_insert": (["--n", "10000", "--rounds", "5"], ["--quick"]),
 }
 
 
@@ -124,7 +128,8 @@ def store_workloads(backend: str, scale: int, tmp: Path) -> dict[str, Any]:
 
 
 def side_benchmark(name: str, script: str, quick: bool, tmp: Path) -> dict[str, Any]:
-    """Runs listener_overhead.py / cache_lookup.py / grpc_load.py with --json; returns what it wrote."""
+    """Runs listener_overhead.py / cache_lookup.py / grpc_load.py / raw_insert.py with --json; returns what it
+    wrote."""
     out = tmp / f"{name}.json"
     code = _run([sys.executable, str(HERE / script), *SIZES[name][quick], "--json", str(out)], tmp / f"{name}.log")
     report = json.loads(out.read_text()) if out.exists() else {}
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, help="store workloads' N (default 10000; 100 with --quick)")
     parser.add_argument("--backends", default=",".join(BACKENDS),
                         help="comma-separated subset of " + ",".join(BACKENDS))
-    parser.add_argument("--skip", default="", help="comma-separated: store,listener,cache_lookup,grpc_load")
+    parser.add_argument("--skip", default="", help="comma-separated: store,listener,cache_lookup,grpc_load,raw_insert")
     parser.add_argument("--json", type=Path, help="results file (default benchmarks/results/bench[-quick].json)")
     parser.add_argument("--doc", action=argparse.BooleanOptionalAction, default=None,
                         help="regenerate docs/performance.md's figures (default: yes, except with --quick)")
@@ -167,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         if "store" not in skip:
             results["store"] = {b: store_workloads(b, scale, tmp) for b in backends}
         for name, script in (("listener", "listener_overhead.py"), ("cache_lookup", "cache_lookup.py"),
-                             ("grpc_load", "grpc_load.py")):
+                             ("grpc_load", "grpc_load.py"), ("raw_insert", "raw_insert.py")):
             if name not in skip:
                 results[name] = side_benchmark(name, script, args.quick, tmp)
     results["meta"]["total_s"] = round(time.perf_counter() - started, 1)

@@ -1,4 +1,5 @@
-"""Smoke test of the benchmark harness (`make bench QUICK=1`): it runs, and every workload has a number.
+"""Smoke test of the benchmark harness (`make bench QUICK=1`): it runs, and every workload has a number (the raw
+sqlite3 insert comparison included).
 
 No timing assertions: the machine is shared and the figures live in docs/performance.md.
 """
@@ -46,3 +47,12 @@ def test_quick_harness_reports_every_workload(tmp_path: Path) -> None:
     grpc = results["grpc_load"]
     assert grpc["calls_per_second"] > 0 and isinstance(grpc["latency_ms"]["p99"], float)
     assert grpc["failures"] == grpc["missing"] == grpc["unexpected"] == 0, grpc
+    raw = results["raw_insert"]  # mlmd_core against plain sqlite3 executemany of the same rows
+    assert not raw.get("error"), raw
+    assert raw["same_rows"] == {"batch": True, "single": True}, raw["same_rows"]
+    for backend in ("sqlite-memory", "sqlite-file"):
+        for mode in ("batch", "single"):
+            row = raw["results"][backend][mode]
+            assert len(row["mlmd_core_s"]) == len(row["raw_s"]) == raw["rounds"], row
+            assert all(isinstance(row[k], float) for k in ("mlmd_core_median_s", "raw_median_s")), row
+            assert all(isinstance(row[k], float) and row[k] > 0 for k in ("ratio", "cpu_ratio")), row
