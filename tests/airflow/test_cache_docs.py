@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 from recording_helpers import DAGS_DIR, load_dag, open_store, store_env
 
-from mlmd_core.proto import metadata_store_pb2 as pb
-
 DOC = Path(__file__).resolve().parents[2] / "docs" / "caching.md"
 TEXT = DOC.read_text()
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", TEXT, re.S)
@@ -71,19 +69,18 @@ def test_cli_examples_run(example_runs: dict) -> None:
     from mlmd_airflow.cache.cli import cache
 
     store = open_store(example_runs["path"])
-    try:
-        train = [e for e in store.get_executions() if e.properties["task_id"].string_value == "train"]
-        execution_id = train[0].id
-        artifact_id = next(e.artifact_id for e in store.get_events_by_execution_ids([execution_id])
-                           if e.type == pb.Event.OUTPUT)
+    try:  # the ids the page's commands name: its example DAG's first train run, its first recorded artifact
+        [train] = [e for e in store.get_executions() if e.properties["task_id"].string_value == "train"][:1]
+        first_artifact = min(a.id for a in store.get_artifacts())
     finally:
         store.close()
     commands = [line for lang, body in BLOCKS if lang == "bash" for line in body.splitlines()
                 if line.startswith("mlmd cache ")]
     assert len(commands) == 5
+    assert f"--execution {train.id}" in " ".join(commands)
+    assert f"--artifact {first_artifact} " in " ".join(commands)
     for line in commands:
-        args = shlex.split(line.replace("--execution 17", f"--execution {execution_id}")
-                           .replace("--artifact 42", f"--artifact {artifact_id}"))[2:]
+        args = shlex.split(line)[2:]
         result = CliRunner().invoke(cache, [args[0], "--sqlite", str(example_runs["path"]), *args[1:]],
                                     catch_exceptions=False)
         assert result.exit_code == 0, (line, result.output)
