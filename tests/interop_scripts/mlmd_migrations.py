@@ -6,6 +6,7 @@ Usage::
                                                # downgrades: DIR/v9.sqlite ... DIR/v0.sqlite
     python mlmd_migrations.py upgrade DB...     # opens each DB with enable_upgrade_migration=True
     python mlmd_migrations.py downgrade DB N    # downgrade_schema(DB, N)
+    python mlmd_migrations.py create DB N [DB N ...]  # creates each DB (a new store), then downgrades it to N
     python mlmd_migrations.py open DB           # opens DB without migration; prints the error if any
 
 Exits non-zero with the traceback on stderr when ml-metadata raises (except for `open`).
@@ -43,6 +44,10 @@ def main(argv: list[str]) -> int:
             mlmd.MetadataStore(_config(path), enable_upgrade_migration=True)
     elif command == "downgrade":
         mlmd.downgrade_schema(_config(argv[2]), int(argv[3]))
+    elif command == "create":
+        for path, version in zip(argv[2::2], argv[3::2]):
+            mlmd.MetadataStore(_config(path, "READWRITE_OPENCREATE"))
+            mlmd.downgrade_schema(_config(path), int(version))
     elif command == "open":
         try:
             mlmd.MetadataStore(_config(argv[2]))

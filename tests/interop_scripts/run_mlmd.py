@@ -1,14 +1,16 @@
 """Runs the interop scenario with google's ml-metadata; meant for the side venv's python.
 
-Usage (DB is a SQLite file or a MySQL address mysql://USER[:PASSWORD]@HOST:PORT/DATABASE, see
-scenario.connection_config; the other paths are JSON files)::
+Usage (DB is a SQLite file or a server address mysql://USER[:PASSWORD]@HOST:PORT/DATABASE or
+postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE, see scenario.connection_config; the other paths are JSON
+files)::
 
     python run_mlmd.py populate DB [VARIANT]  # creates DB (READWRITE_OPENCREATE) with scenario.POPULATE[VARIANT]
     python run_mlmd.py dump DB OUT.json [PLAN.json]  # opens DB (READWRITE) and writes scenario.dump's answers
-                                             # (PLAN: scenario.read_plan(DB), read by the caller; needed for MySQL)
+                                             # (PLAN: scenario.read_plan(DB), read by the caller; needed for servers)
     python run_mlmd.py append DB TAG OUT.json   # scenario.append with TAG; writes the returned ids
     python run_mlmd.py open DB OUT.json [MODE]  # opens DB (READWRITE or MODE) and writes a summary
     python run_mlmd.py create DB             # creates an empty store (READWRITE_OPENCREATE)
+    python run_mlmd.py errors DB OUT.json    # creates DB and writes scenario.write_errors' answers
 
 Exits non-zero with the traceback on stderr when ml-metadata raises.
 """
@@ -50,6 +52,8 @@ def main(argv: list[str]) -> int:
         _write(argv[4], scenario.append(mlmd, pb, store, argv[3]))
     elif command == "create":
         _open(path, "READWRITE_OPENCREATE")
+    elif command == "errors":
+        _write(argv[3], scenario.write_errors(mlmd, pb, _open(path, "READWRITE_OPENCREATE")))
     elif command == "open":
         store = _open(path, argv[4] if len(argv) > 4 else "READWRITE")
         _write(argv[3], {

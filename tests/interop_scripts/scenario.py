@@ -16,9 +16,10 @@ Which calls ``dump`` makes depends only on what the database holds (``read_plan`
 store is opened), never on the answers of the library under test, so both sides make exactly the same
 calls.
 
-A store is ``where``: a SQLite file's path, or a MySQL/MariaDB address
-``mysql://USER[:PASSWORD]@HOST:PORT/DATABASE``. ``read_plan`` reads a MySQL database with pymysql, which
-the side venv lacks: there the plan is read by the caller and handed to ``dump``.
+A store is ``where``: a SQLite file's path, a MySQL/MariaDB address
+``mysql://USER[:PASSWORD]@HOST:PORT/DATABASE`` or a PostgreSQL address
+``postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE``. ``read_plan`` reads a server database with pymysql or
+psycopg, which the side venv lacks: there the plan is read by the caller and handed to ``dump``.
 """
 
 from __future__ import annotations
@@ -49,24 +50,46 @@ def is_mysql(where: str) -> bool:
     return str(where).startswith("mysql://")
 
 
+def is_postgresql(where: str) -> bool:
+    return str(where).startswith("postgresql://")
+
+
+def is_server(where: str) -> bool:
+    """A server database (MySQL or PostgreSQL), not a SQLite file."""
+    return is_mysql(where) or is_postgresql(where)
+
+
 def mysql_address(host: str, port: int, user: str, password: str, database: str) -> str:
     auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
     return f"mysql://{auth}@{host}:{port}/{database}"
 
 
-def _mysql_parts(where: str) -> dict[str, Any]:
+def postgresql_address(host: str, port: int | str, user: str, password: str, database: str) -> str:
+    auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    return f"postgresql://{auth}@{host}:{port}/{database}"
+
+
+def _server_parts(where: str) -> dict[str, Any]:
     url = urlsplit(where)
-    return {"host": url.hostname or "127.0.0.1", "port": url.port or 3306, "user": unquote(url.username or ""),
-            "password": unquote(url.password or ""), "database": url.path.lstrip("/")}
+    return {"host": url.hostname or "127.0.0.1", "port": url.port or (3306 if is_mysql(where) else 5432),
+            "user": unquote(url.username or ""), "password": unquote(url.password or ""),
+            "database": url.path.lstrip("/")}
 
 
 def connection_config(pb: Any, where: str, mode: str = "READWRITE_OPENCREATE") -> Any:
     """The store at `where`; `mode` (a SqliteMetadataSourceConfig.ConnectionMode) is for SQLite only."""
     config = pb.ConnectionConfig()
     if is_mysql(where):
-        parts = _mysql_parts(where)
+        parts = _server_parts(where)
         c = config.mysql
         c.host, c.port, c.user, c.database = parts["host"], parts["port"], parts["user"], parts["database"]
+        if parts["password"]:
+            c.password = parts["password"]
+        return config
+    if is_postgresql(where):
+        parts = _server_parts(where)
+        c = config.postgresql
+        c.host, c.port, c.user, c.dbname = parts["host"], str(parts["port"]), parts["user"], parts["database"]
         if parts["password"]:
             c.password = parts["password"]
         return config
@@ -75,23 +98,35 @@ def connection_config(pb: Any, where: str, mode: str = "READWRITE_OPENCREATE") -
     return config
 
 
+def _rows_of(con, statements) -> list[list[tuple]]:
+    """The rows of each statement on a DB-API connection, which is closed afterwards."""
+    try:
+        out = []
+        for statement in statements:
+            with con.cursor() as cur:
+                cur.execute(statement)
+                out.append([tuple(r) for r in cur.fetchall()])
+        return out
+    finally:
+        con.close()
+
+
 def query(where: str, *statements: str) -> list[list[tuple]]:
     """The rows of each statement, read with the database's own driver (for MySQL: pymysql, reading text
-    as ml-metadata does: a latin1 session whose bytes are the UTF-8 of the text)."""
+    as ml-metadata does: a latin1 session whose bytes are the UTF-8 of the text; for PostgreSQL: psycopg)."""
     if is_mysql(where):
         import pymysql
 
-        con = pymysql.connect(charset="latin1", **_mysql_parts(where))
+        con = pymysql.connect(charset="latin1", **_server_parts(where))
         con.encoding = "utf-8"  # pymysql decodes text with this: the bytes as they are
-        try:
-            out = []
-            for statement in statements:
-                with con.cursor() as cur:
-                    cur.execute(statement)
-                    out.append([tuple(r) for r in cur.fetchall()])
-            return out
-        finally:
-            con.close()
+        return _rows_of(con, statements)
+    if is_postgresql(where):
+        import psycopg
+
+        parts = _server_parts(where)
+        return _rows_of(psycopg.connect(host=parts["host"], port=parts["port"], user=parts["user"],
+                                        password=parts["password"] or None, dbname=parts["database"],
+                                        autocommit=True), statements)
     con = sqlite3.connect(where)
     try:
         return [con.execute(statement).fetchall() for statement in statements]
@@ -145,9 +180,11 @@ def _fill_declared(pb: Any, props: Any, seed: int = 0, int_bits: int = 64) -> No
     props["p_bool"].bool_value = bool(seed % 2)
 
 
-def _fill_custom(pb: Any, props: Any, seed: int = 0, int_bits: int = 64, big_double: float = 1.5e300) -> None:
+def _fill_custom(pb: Any, props: Any, seed: int = 0, int_bits: int = 64, big_double: float = 1.5e300,
+                 backslash: bool = True) -> None:
     """Custom properties of every value kind, with edge values (doubles that survive ml-metadata's
-    6-decimal writes and 15-digit reads: EDGE_DOUBLES has the others; ints of `int_bits` bits)."""
+    6-decimal writes and 15-digit reads: EDGE_DOUBLES has the others; ints of `int_bits` bits; a string
+    with a backslash unless not `backslash`)."""
     props["c_int"].int_value = 7 + seed
     props["c_int_min"].int_value = -(2 ** (int_bits - 1))
     props["c_int_max"].int_value = 2 ** (int_bits - 1) - 1
@@ -156,7 +193,8 @@ def _fill_custom(pb: Any, props: Any, seed: int = 0, int_bits: int = 64, big_dou
     props["c_double_big"].double_value = big_double
     props["c_double_neg"].double_value = -123456.75
     props["c_double_zero"].double_value = 0.0
-    props["c_string"].string_value = f"custom \u2603 'single' \"double\" \\ back {seed}"
+    slash = "\\ back" if backslash else "/ slash"
+    props["c_string"].string_value = f"custom \u2603 'single' \"double\" {slash} {seed}"
     props["c_string_empty"].string_value = ""
     props["c_string_multiline"].string_value = "line 1\nline 2\ttab"
     props["c_bool_true"].bool_value = True
@@ -183,13 +221,18 @@ def _path(pb: Any, *steps: Any) -> Any:
 def populate_options(where: str) -> dict[str, Any]:
     """The keyword arguments of POPULATE's functions for the store at `where`. On MySQL, ml-metadata keeps
     int values in INT columns (32 bits), and writes doubles as decimal literals with 6 decimals, which the
-    server caps at 65 digits (1.5e300 becomes 1e65)."""
+    server caps at 65 digits (1.5e300 becomes 1e65). On PostgreSQL, int values are INTEGER (32 bits) as
+    well, and ml-metadata cannot write a string holding a backslash (it quotes the E'...' literal libpq
+    makes for it once more: a syntax error)."""
     if is_mysql(where):
         return {"int_bits": 32, "big_double": 1.5e50}
+    if is_postgresql(where):
+        return {"int_bits": 32, "backslash": False}
     return {}
 
 
-def populate(mlmd: Any, pb: Any, store: Any, int_bits: int = 64, big_double: float = 1.5e300) -> None:
+def populate(mlmd: Any, pb: Any, store: Any, int_bits: int = 64, big_double: float = 1.5e300,
+             backslash: bool = True) -> None:
     """Writes the scenario into an empty store (int values of `int_bits` bits, a big double)."""
     # ---- types
     dataset = pb.ArtifactType(name="DataSet", description="a data set", external_id="ext-type-dataset",
@@ -264,7 +307,7 @@ def populate(mlmd: Any, pb: Any, store: Any, int_bits: int = 64, big_double: flo
                        state=pb.Artifact.LIVE)
     _fill_declared(pb, full.properties, 1, int_bits)
     full.properties["p_added"].string_value = "added later"
-    _fill_custom(pb, full.custom_properties, 1, int_bits, big_double)
+    _fill_custom(pb, full.custom_properties, 1, int_bits, big_double, backslash)
     artifacts = [
         full,
         pb.Artifact(type_id=bare_artifact_type),  # nothing set: uri comes back as ""
@@ -304,7 +347,7 @@ def populate(mlmd: Any, pb: Any, store: Any, int_bits: int = 64, big_double: flo
     full_exec = pb.Execution(type_id=trainer_id, name="train-1", external_id="ext-exec-train-1",
                              last_known_state=pb.Execution.RUNNING)
     _fill_declared(pb, full_exec.properties, 2, int_bits)
-    _fill_custom(pb, full_exec.custom_properties, 2, int_bits, big_double)
+    _fill_custom(pb, full_exec.custom_properties, 2, int_bits, big_double, backslash)
     executions = [full_exec, pb.Execution(type_id=bare_execution_type),
                   pb.Execution(type_id=process_id, name="proc-0", properties={"step": pb.Value(string_value="x")})]
     for state in pb.Execution.State.values():
@@ -329,7 +372,7 @@ def populate(mlmd: Any, pb: Any, store: Any, int_bits: int = 64, big_double: flo
     # ---- contexts
     full_ctx = pb.Context(type_id=pipeline_id, name="pipeline-1", external_id="ext-ctx-pipeline-1")
     _fill_declared(pb, full_ctx.properties, 3, int_bits)
-    _fill_custom(pb, full_ctx.custom_properties, 3, int_bits, big_double)
+    _fill_custom(pb, full_ctx.custom_properties, 3, int_bits, big_double, backslash)
     contexts = [full_ctx] + [
         pb.Context(type_id=run_id, name=f"run-{i}", properties={"attempt": pb.Value(int_value=i)})
         for i in range(1, 4)
@@ -511,7 +554,53 @@ def populate_text(mlmd: Any, pb: Any, store: Any, **_: Any) -> None:
     store.put_artifacts(artifacts)
 
 
-POPULATE = {"full": populate, "doubles": populate_doubles, "text": populate_text}
+# Backslashes in every kind of text column (ml-metadata on PostgreSQL cannot write them, see populate_options).
+BACKSLASHED = ("back\\slash", "\\", "end\\", "\\n not a newline", "quote\\' after")
+
+
+def populate_backslashes(mlmd: Any, pb: Any, store: Any, **_: Any) -> None:
+    """A small store of BACKSLASHED strings as names, uris, external ids, property names and values."""
+    type_id = store.put_artifact_type(pb.ArtifactType(name="Back\\slash", properties={"s\\": pb.STRING}))
+    artifacts = []
+    for i, text in enumerate(BACKSLASHED):
+        a = pb.Artifact(type_id=type_id, name=f"{text} {i}", uri=text, external_id=f"ext {text} {i}",
+                        properties={"s\\": pb.Value(string_value=text)})
+        a.custom_properties[f"c {text}"].string_value = text
+        artifacts.append(a)
+    store.put_artifacts(artifacts)
+
+
+POPULATE = {"full": populate, "doubles": populate_doubles, "text": populate_text, "backslashes": populate_backslashes}
+
+
+# --------------------------------------------------------------------------------------- write errors
+
+
+def write_errors(mlmd: Any, pb: Any, store: Any) -> dict[str, str]:
+    """Writes that may fail, into an empty store: {case: the error's class name, or "OK"} (each case on its
+    own; the store keeps what the successful ones wrote)."""
+    type_id = store.put_artifact_type(pb.ArtifactType(name="Errors", properties={"i": pb.INT}))
+    store.put_artifacts([pb.Artifact(type_id=type_id, name="taken", external_id="taken")])
+    cases = {
+        "duplicate name": lambda: store.put_artifacts([pb.Artifact(type_id=type_id, name="taken")]),
+        "duplicate external_id": lambda: store.put_artifacts([pb.Artifact(type_id=type_id, external_id="taken")]),
+        "unknown type_id": lambda: store.put_artifacts([pb.Artifact(type_id=type_id + 1000)]),
+        "name of 256 characters": lambda: store.put_artifacts([pb.Artifact(type_id=type_id, name="n" * 256)]),
+        "type name of 256 characters": lambda: store.put_artifact_type(pb.ArtifactType(name="t" * 256)),
+        "int property beyond 32 bits": lambda: store.put_artifacts(
+            [pb.Artifact(type_id=type_id, properties={"i": pb.Value(int_value=2**31)})]),
+        "custom int property beyond 32 bits": lambda: store.put_artifacts(
+            [pb.Artifact(type_id=type_id, custom_properties={"c": pb.Value(int_value=-(2**31) - 1)})]),
+        "NUL in a uri": lambda: store.put_artifacts([pb.Artifact(type_id=type_id, uri="before\x00after")]),
+    }
+    out = {}
+    for case, write in cases.items():
+        try:
+            write()
+            out[case] = "OK"
+        except Exception as exc:  # noqa: BLE001 - the class is the answer
+            out[case] = type(exc).__name__
+    return out
 
 
 # ------------------------------------------------------------------------------------------ append
