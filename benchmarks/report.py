@@ -108,7 +108,8 @@ def render_ratios(paths: list[Path]) -> str:
     if not paths:
         return "No comparison run recorded yet: `make bench-compare`.\n"
     order = {b: i for i, b in enumerate(BACKENDS)}
-    reports = sorted((json.loads(p.read_text()) for p in paths), key=lambda r: order.get(r["backend"], 99))
+    reports = sorted((json.loads(p.read_text()) for p in paths),
+                     key=lambda r: (order.get(r["backend"], 99), r["scale"]))
     lines: list[str] = []
     for r in reports:
         lines += [f"**{BACKEND_TITLES.get(r['backend'], r['backend'])}**, N={r['scale']}, {r['rounds']} interleaved "
