@@ -540,18 +540,24 @@ TEXTS = ("\u00e9 \u2713 \u65e5\u672c \u2603", "emoji \U0001f600", "\u00c1\u00d0\
          "\u00ff\u0100 \u20ac\u2122 \u00a0nbsp", "plain ascii")
 
 
-def populate_text(mlmd: Any, pb: Any, store: Any, **_: Any) -> None:
-    """A small store of TEXTS in every kind of text column (names, uris, external ids, string values,
-    property names)."""
-    type_id = store.put_artifact_type(pb.ArtifactType(name="Text \u2603", external_id="ext \u65e5",
-                                                      properties={"s \u00e9": pb.STRING}))
+def _populate_strings(pb: Any, store: Any, artifact_type: Any, prop: str, texts: tuple[str, ...]) -> None:
+    """One artifact per text, the text as its name (+ index), uri, external id, property value and in a custom
+    property's name and value."""
+    type_id = store.put_artifact_type(artifact_type)
     artifacts = []
-    for i, text in enumerate(TEXTS):
+    for i, text in enumerate(texts):
         a = pb.Artifact(type_id=type_id, name=f"{text} {i}", uri=text, external_id=f"ext {text} {i}",
-                        properties={"s \u00e9": pb.Value(string_value=text)})
+                        properties={prop: pb.Value(string_value=text)})
         a.custom_properties[f"c {text}"].string_value = text
         artifacts.append(a)
     store.put_artifacts(artifacts)
+
+
+def populate_text(mlmd: Any, pb: Any, store: Any, **_: Any) -> None:
+    """A small store of TEXTS in every kind of text column (names, uris, external ids, string values,
+    property names)."""
+    _populate_strings(pb, store, pb.ArtifactType(name="Text \u2603", external_id="ext \u65e5",
+                                                 properties={"s \u00e9": pb.STRING}), "s \u00e9", TEXTS)
 
 
 # Backslashes in every kind of text column (ml-metadata on PostgreSQL cannot write them, see populate_options).
@@ -560,14 +566,8 @@ BACKSLASHED = ("back\\slash", "\\", "end\\", "\\n not a newline", "quote\\' afte
 
 def populate_backslashes(mlmd: Any, pb: Any, store: Any, **_: Any) -> None:
     """A small store of BACKSLASHED strings as names, uris, external ids, property names and values."""
-    type_id = store.put_artifact_type(pb.ArtifactType(name="Back\\slash", properties={"s\\": pb.STRING}))
-    artifacts = []
-    for i, text in enumerate(BACKSLASHED):
-        a = pb.Artifact(type_id=type_id, name=f"{text} {i}", uri=text, external_id=f"ext {text} {i}",
-                        properties={"s\\": pb.Value(string_value=text)})
-        a.custom_properties[f"c {text}"].string_value = text
-        artifacts.append(a)
-    store.put_artifacts(artifacts)
+    _populate_strings(pb, store, pb.ArtifactType(name="Back\\slash", properties={"s\\": pb.STRING}), "s\\",
+                      BACKSLASHED)
 
 
 POPULATE = {"full": populate, "doubles": populate_doubles, "text": populate_text, "backslashes": populate_backslashes}
