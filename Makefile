@@ -42,8 +42,8 @@ ui:
 
 # Benchmarks (docs/performance.md). `make bench`: every benchmark of mlmd_core (store workloads on SQLite memory,
 # SQLite file, MariaDB, PostgreSQL; inserts vs raw sqlite3 executemany; listener overhead; cache lookup at 100k;
-# gRPC load), results in
-# benchmarks/results/bench.json and the doc's figures; QUICK=1 for the smoke-test size.
+# the lineage view of a 500-node run; gRPC load), results in benchmarks/results/bench.json and the doc's figures;
+# QUICK=1 for the smoke-test size.
 # `make bench-compare`: the store workloads against ml-metadata 1.17.1 (.venv-mlmd), interleaved rounds, ratios
 # printed and written into the doc; BENCH_BACKENDS / BENCH_SCALE / BENCH_ROUNDS choose what runs.
 BENCH_BACKENDS ?= sqlite-memory sqlite-file mysql postgresql

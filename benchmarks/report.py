@@ -66,12 +66,25 @@ def render_figures(bench: dict[str, Any]) -> str:
                      f"p50 {_num(cache['key']['p50_ms'], 3)} ms; {cache.get('file_mb')} MB file fingerprint "
                      f"{_num(cache['fingerprint_ms']['first'])} ms first, "
                      f"{_num(cache['fingerprint_ms']['memo_p50'], 3)} ms memoised.")
+    if ui := bench.get("ui_load"):
+        lines.append(render_ui_load(ui))
     if grpc := bench.get("grpc_load"):
         lines.append(f"- **gRPC load** ({grpc['clients']} clients × {grpc['calls_per_client']} calls, SQLite file, "
                      f"{grpc['server_threads']} server threads): {_num(grpc['calls_per_second'])} calls/s, p50 "
                      f"{_num(grpc['latency_ms']['p50'], 2)} ms, p99 {_num(grpc['latency_ms']['p99'], 2)} ms; "
                      f"{grpc['failures']} failed calls, {grpc['missing']} lost writes.")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def render_ui_load(ui: dict[str, Any]) -> str:
+    """The line for benchmarks/ui_load.py's report: the lineage view of a 500-node DAG run."""
+    if ui.get("error") or "api" not in ui:
+        return f"- **Lineage view** (benchmarks/ui_load.py): {ui.get('error', 'no result')}"
+    return (f"- **Lineage view** of a {ui['nodes']}-node DAG run (`mlmd ui`, headless Chromium, "
+            f"{len(ui['page']['runs_ms'])} cold page loads): graph API median {_num(ui['api']['median_ms'])} ms "
+            f"(target < 100 ms); page loaded and laid out median {_num(ui['page']['median_ms'])} ms, max "
+            f"{_num(ui['page']['max_ms'])} ms (target < 1 s): the data is in the page at "
+            f"{_num(ui['data_in_page']['median_ms'])} ms, ELK's layout takes {_num(ui['layout']['median_ms'])} ms.")
 
 
 def render_raw_insert(raw: dict[str, Any]) -> list[str]:

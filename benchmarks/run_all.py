@@ -8,7 +8,8 @@ Runs, each in its own process (one after the other, so they do not compete for t
 - benchmarks/cache_lookup.py (cache lookup p50/p99 at 100k executions);
 - benchmarks/grpc_load.py (16 concurrent clients against mlmd-server);
 - benchmarks/raw_insert.py (put_artifacts against the same rows written with plain sqlite3 executemany, SQLite
-  memory and file, 5 interleaved rounds).
+  memory and file, 5 interleaved rounds);
+- benchmarks/ui_load.py (the lineage view of a 500-node DAG run: graph API time, page load in headless Chromium).
 
     .venv/bin/python benchmarks/run_all.py [--quick] [--json PATH] [--[no-]doc] [--backends sqlite-memory,...]
 
@@ -49,6 +50,7 @@ SIZES: dict[str, tuple[list[str], list[str]]] = {
     "cache_lookup": (["--executions", "100000", "--lookups", "2000", "--file-mb", "100"],
                      ["--executions", "2000", "--lookups", "200", "--file-mb", "1"]),
     "grpc_load": (["--clients", "16", "--calls", "1000"], ["--clients", "2", "--calls", "50"]),
+    "ui_load": ([], ["--quick"]),
     "raw_insert": (["--n", "10000", "--rounds", "5"], ["--quick"]),
 }
 
@@ -128,8 +130,8 @@ def store_workloads(backend: str, scale: int, tmp: Path) -> dict[str, Any]:
 
 
 def side_benchmark(name: str, script: str, quick: bool, tmp: Path) -> dict[str, Any]:
-    """Runs listener_overhead.py / cache_lookup.py / grpc_load.py / raw_insert.py with --json; returns what it
-    wrote."""
+    """Runs listener_overhead.py / cache_lookup.py / grpc_load.py / raw_insert.py / ui_load.py with --json;
+    returns what it wrote."""
     out = tmp / f"{name}.json"
     code = _run([sys.executable, str(HERE / script), *SIZES[name][quick], "--json", str(out)], tmp / f"{name}.log")
     report = json.loads(out.read_text()) if out.exists() else {}
@@ -150,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, help="store workloads' N (default 10000; 100 with --quick)")
     parser.add_argument("--backends", default=",".join(BACKENDS),
                         help="comma-separated subset of " + ",".join(BACKENDS))
-    parser.add_argument("--skip", default="", help="comma-separated: store,listener,cache_lookup,grpc_load,raw_insert")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated: store,listener,cache_lookup,grpc_load,raw_insert,ui_load")
     parser.add_argument("--json", type=Path, help="results file (default benchmarks/results/bench[-quick].json)")
     parser.add_argument("--doc", action=argparse.BooleanOptionalAction, default=None,
                         help="regenerate docs/performance.md's figures (default: yes, except with --quick)")
@@ -172,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         if "store" not in skip:
             results["store"] = {b: store_workloads(b, scale, tmp) for b in backends}
         for name, script in (("listener", "listener_overhead.py"), ("cache_lookup", "cache_lookup.py"),
-                             ("grpc_load", "grpc_load.py"), ("raw_insert", "raw_insert.py")):
+                             ("grpc_load", "grpc_load.py"), ("raw_insert", "raw_insert.py"),
+                             ("ui_load", "ui_load.py")):
             if name not in skip:
                 results[name] = side_benchmark(name, script, args.quick, tmp)
     results["meta"]["total_s"] = round(time.perf_counter() - started, 1)

@@ -56,3 +56,9 @@ def test_quick_harness_reports_every_workload(tmp_path: Path) -> None:
             assert len(row["mlmd_core_s"]) == len(row["raw_s"]) == raw["rounds"], row
             assert all(isinstance(row[k], float) for k in ("mlmd_core_median_s", "raw_median_s")), row
             assert all(isinstance(row[k], float) and row[k] > 0 for k in ("ratio", "cpu_ratio")), row
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("/usr/bin/chromium is missing for benchmarks/ui_load.py (apt-get install chromium; .ci/run does)")
+    ui = results["ui_load"]  # the lineage view of a 500-node run, served by `mlmd ui`, in headless Chromium
+    assert not ui.get("error"), ui
+    assert ui["nodes"] == 500
+    assert all(ui[k]["median_ms"] > 0 for k in ("api", "page", "data_in_page", "layout")), ui
