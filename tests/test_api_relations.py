@@ -175,6 +175,20 @@ def test_duplicate_links_are_silent_no_ops(g):
     assert [c.id for c in s.get_contexts_by_artifact(g.a[0])] == [g.c[0]]
 
 
+def test_present_links_in_a_batch_of_new_ones_are_skipped(g):
+    """Links already there, among new ones in one call (one multi-row statement on servers), are left out;
+    the new ones are all written."""
+    s = g.s
+    s.put_attributions_and_associations([pb.Attribution(artifact_id=g.a[0], context_id=g.c[1])],
+                                        [pb.Association(execution_id=g.e[0], context_id=g.c[1])])
+    attrs = [pb.Attribution(artifact_id=a, context_id=g.c[1]) for a in (g.a[0], g.a[1], g.a[0], g.a[2])]
+    assocs = [pb.Association(execution_id=e, context_id=g.c[1]) for e in (g.e[1], g.e[0])]
+    s.put_attributions_and_associations(attrs, assocs)
+    assert sorted(a.id for a in s.get_artifacts_by_context(g.c[1])) == sorted([g.a[0], g.a[1], g.a[2]])
+    assert sorted(e.id for e in s.get_executions_by_context(g.c[1])) == sorted([g.e[0], g.e[1]])
+    assert [c.id for c in s.get_contexts_by_artifact(g.a[0])] == [g.c[1]]
+
+
 def test_duplicates_within_first_call_are_no_ops(g):
     attr = pb.Attribution(artifact_id=g.a[2], context_id=g.c[2])
     g.s.put_attributions_and_associations([attr, attr, attr], [])

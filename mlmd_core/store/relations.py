@@ -133,16 +133,12 @@ def put_links(call: Call, attributions: Sequence[pb.Attribution], associations: 
 
 
 def link(call: Call, attributions: Sequence[tuple[int, int]], associations: Sequence[tuple[int, int]]) -> None:
-    """Inserts (context_id, node_id) links of existing nodes, in the given order, skipping those present."""
+    """Inserts (context_id, node_id) links of existing nodes, in the given order, skipping those present: one
+    statement per table, the unique (context_id, node_id) key leaves out the links already there."""
     for table, node_column, pairs in ((ATTR, "artifact_id", attributions), (ASSOC, "execution_id", associations)):
-        pairs = list(dict.fromkeys(pairs))
-        if not pairs:
-            continue
-        q = call.q(("existing_links", table.name), lambda t=table, n=node_column: select(t.c.context_id, t.c[n]).where(
-            t.c.context_id.in_(bindparam("contexts", expanding=True)), t.c[n].in_(bindparam("nodes", expanding=True))))
-        present = set(call.all(q, {"contexts": sorted({c for c, _ in pairs}), "nodes": sorted({n for _, n in pairs})}))
-        insert_q = call.q(("insert_link", table.name), lambda t=table, n=node_column: insert_values(t, "context_id", n))
-        call.many_tuples(insert_q, [p for p in pairs if p not in present])
+        insert_q = call.q(("insert_link", table.name), lambda t=table, n=node_column: insert_values(
+            t, "context_id", n, skip_duplicates=True))
+        call.many_tuples(insert_q, list(dict.fromkeys(pairs)))
 
 
 def contexts_of(call: Call, kind: NodeKind, node_id: int) -> list[pb.Context]:

@@ -20,7 +20,7 @@ _EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 class Statement:
     """One statement for one dialect: its SQL text and the order of its (positional) parameters."""
 
-    __slots__ = ("sql", "names", "expanding", "defaults", "_by_lengths", "_placeholder", "multi_row")
+    __slots__ = ("sql", "names", "expanding", "defaults", "_by_lengths", "_placeholder", "multi_row", "suffix")
 
     def __init__(self, element: Any, dialect: Dialect):
         compiled = element.compile(dialect=dialect)
@@ -35,14 +35,15 @@ class Statement:
         self._placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
         # An INSERT ... VALUES (...) of insert_values: servers send many rows as one multi-row statement.
         self.multi_row = isinstance(element, insert_values)
+        self.suffix = element.suffix(dialect.identifier_preparer) if self.multi_row else ""
 
     def rows_sql(self, count: int, returning: bool) -> str:
         """The statement with `count` VALUES tuples (and RETURNING id): one statement for a batch of rows."""
         key = (-count, returning)
         sql = self._by_lengths.get(key)  # type: ignore[call-overload]
         if sql is None:
-            head, sep, values = self.sql.rpartition(" VALUES ")
-            sql = head + sep + ", ".join([values] * count) + (" RETURNING id" if returning else "")
+            head, sep, values = self.sql.removesuffix(self.suffix).rpartition(" VALUES ")
+            sql = head + sep + ", ".join([values] * count) + self.suffix + (" RETURNING id" if returning else "")
             self._by_lengths[key] = sql  # type: ignore[index]
         return sql
 
@@ -211,15 +212,24 @@ class _TextStatement:
 
 
 class insert_values(_TextStatement):  # noqa: N801 - used like a statement constructor
-    """INSERT INTO table (names...) VALUES (:names...)."""
+    """INSERT INTO table (names...) VALUES (:names...); with `skip_duplicates`, rows that would break a unique
+    key are left out (INSERT OR IGNORE / INSERT IGNORE / ON CONFLICT DO NOTHING), in the same statement."""
 
-    def __init__(self, table: Any, *names: str):
+    def __init__(self, table: Any, *names: str, skip_duplicates: bool = False):
         super().__init__(table, names)
+        self.skip_duplicates = skip_duplicates
 
     def text(self, quote: Any) -> str:
         columns = ", ".join(quote.quote(n) for n in self.names)
         params = ", ".join(f":{n}" for n in self.names)
-        return f"INSERT INTO {quote.format_table(self.table)} ({columns}) VALUES ({params})"
+        verb = "INSERT"
+        if self.skip_duplicates:
+            verb = {"sqlite": "INSERT OR IGNORE", "mysql": "INSERT IGNORE"}.get(quote.dialect.name, verb)
+        return f"{verb} INTO {quote.format_table(self.table)} ({columns}) VALUES ({params}){self.suffix(quote)}"
+
+    def suffix(self, quote: Any) -> str:
+        """What follows the VALUES tuples (a multi-row statement repeats the tuple, not this)."""
+        return " ON CONFLICT DO NOTHING" if self.skip_duplicates and quote.dialect.name == "postgresql" else ""
 
 
 class update_by_id(_TextStatement):  # noqa: N801 - used like a statement constructor
