@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from google.protobuf import struct_pb2
+from store_fixtures import set_value
 
 import mlmd_core as mlmd
 from mlmd_core.cli import cli
@@ -44,17 +45,11 @@ def populate(store: mlmd.MetadataStore) -> None:
         a = pb.Artifact(type_id=type_id, name=name, uri=f"/data/{name}", state=pb.Artifact.LIVE)
         for key, value in props.items():
             target = a.properties[key] if key in ("split", "rows", "accuracy") else a.custom_properties[key]
-            if isinstance(value, bool):
-                target.bool_value = value
-            elif isinstance(value, int):
-                target.int_value = value
-            elif isinstance(value, float):
-                target.double_value = value
-            elif isinstance(value, dict):
+            if isinstance(value, dict):
                 target.struct_value.CopyFrom(struct_pb2.Struct())
                 target.struct_value.update(value)
             else:
-                target.string_value = value
+                set_value(target, value)
         return a
 
     ids = store.put_artifacts([
