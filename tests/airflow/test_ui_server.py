@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from recording_helpers import load_dag, store_env
-from ui_browser import chromium_page, free_port, luminance, stop
+from ui_browser import chromium_page, click_node, free_port, luminance, stop
 
 DAG_ID = "mlmd_ui_demo"
 AIRFLOW = str(Path(os.sys.executable).with_name("airflow"))
@@ -261,7 +261,7 @@ def test_lineage_tab_in_chromium(server: dict, tmp_path: Path) -> None:
         colours = {s: page.locator(f"[data-testid=mlmd-node][data-state={s}]").first.evaluate(
             "e => getComputedStyle(e).borderColor") for s in ("COMPLETE", "FAILED", "CACHED")}
         assert len(set(colours.values())) == 3, colours
-        page.locator("[data-testid=mlmd-node][data-state=CACHED]").click()
+        click_node(page, page.locator("[data-testid=mlmd-node][data-state=CACHED]"))
         panel = page.locator("[data-testid=side-panel]")
         panel.locator("[data-testid=cached-from]").wait_for()
         assert server["run1"] in panel.locator("[data-testid=cached-from]").inner_text()
@@ -271,7 +271,7 @@ def test_lineage_tab_in_chromium(server: dict, tmp_path: Path) -> None:
         xss = '<img src=x onerror="window.__xss=1">'
         node = page.locator("[data-testid=mlmd-node]", has_text=xss)
         assert node.count() == 1
-        node.click()
+        click_node(page, node)
         assert panel.locator("[data-testid=side-title]").inner_text() == xss
         panel.locator("[data-testid=consumers]").wait_for()
         assert page.evaluate("window.__xss") is None

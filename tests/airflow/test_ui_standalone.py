@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from lineage_fixture import XSS_NAME, XSS_VALUE, record_demo, record_wide
-from ui_browser import chromium_page, free_port, luminance, stop
+from ui_browser import chromium_page, click_node, free_port, luminance, stop
 
 from mlmd_core import MetadataStore
 from mlmd_core.grpc.testing import ServerProcess, write_server_config
@@ -152,9 +152,9 @@ def test_page_in_chromium(ui: dict, tmp_path: Path) -> None:
         node = page.locator("[data-testid=mlmd-node]", has_text=XSS_NAME)
         assert node.count() == 1 and node.get_attribute("data-external") == "true"
         viewport = "document.querySelector('.react-flow__viewport').style.transform"
-        page.wait_for_timeout(300)
+        page.locator("[data-testid=graph][data-settled=true]").wait_for()
         before = page.evaluate(viewport)
-        node.click()
+        click_node(page, node)
         panel = page.locator("[data-testid=side-panel]")
         # the graph is re-fitted to the narrower pane once the side panel is open
         page.wait_for_function(f"{viewport} !== {json.dumps(before)}", timeout=5_000)
@@ -204,7 +204,7 @@ def test_follows_the_browsers_colour_scheme(ui: dict) -> None:
         with chromium_page(ui["base"], color_scheme=scheme) as (page, _):
             page.goto(f"{ui['base']}/?dag_id=ui_demo&run_id=run2")
             node = page.locator("[data-testid=mlmd-node][data-state=FAILED]")
-            node.click()
+            click_node(page, node)
             panel = page.locator("[data-testid=side-panel]")
             panel.locator("[data-testid=outputs]").wait_for()
             assert page.locator("html").get_attribute("class") == scheme

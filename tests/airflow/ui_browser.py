@@ -34,6 +34,13 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
+def click_node(page: Any, node: Any) -> None:
+    """Clicks a node of the lineage graph once the view has been fitted to the pane: each fit moves every node,
+    and a click dispatched just before one lands where the node no longer is."""
+    page.locator("[data-testid=graph][data-settled=true]").wait_for()
+    node.click()
+
+
 @contextmanager
 def chromium_page(base: str, token: str | None = None,
                   color_scheme: str = "light") -> Iterator[tuple[Any, list[str]]]:

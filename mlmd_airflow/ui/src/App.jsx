@@ -267,12 +267,16 @@ function Graph({ data, positions, focusKeys, base, dagId, standalone, initialSel
     return { id: `e${i}`, source: e.source, target: e.target, data: { event: e.event }, style: { stroke },
       markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16, color: stroke } };
   }), [data]);
-  const fit = useCallback(() => {
-    const focus = [...focusKeys].map((id) => ({ id }));
-    flow.fitView(focus.length ? { nodes: focus, padding: 0.8, maxZoom: 1.2 } : { padding: 0.1 });
-  }, [flow, focusKeys]);
   const selectedNode = selected && data.nodes.find((n) => n.key === selected);
   const panelOpen = Boolean(selectedNode);
+  // the pane width the view was last fitted for: the nodes move at each fit, so `data-settled` tells when a
+  // click lands where the node is drawn (tests wait for it)
+  const [fittedFor, setFittedFor] = useState(null);
+  const fit = useCallback(() => {
+    const focus = [...focusKeys].map((id) => ({ id }));
+    Promise.resolve(flow.fitView(focus.length ? { nodes: focus, padding: 0.8, maxZoom: 1.2 } : { padding: 0.1 }))
+      .then(() => setFittedFor(panelOpen));
+  }, [flow, focusKeys, panelOpen]);
   // fit once laid out, and again when the side panel opens or closes (the graph's width changes): after the
   // browser has resized the flow (React Flow measures it with a ResizeObserver)
   useEffect(() => { const t = setTimeout(fit, 50); return () => clearTimeout(t); }, [fit, panelOpen]);
@@ -292,7 +296,7 @@ function Graph({ data, positions, focusKeys, base, dagId, standalone, initialSel
           onClick={() => download(toSvg(data.nodes, data.edges, positions), name)}>Export SVG</Button>
       </Flex>
       <Flex flex="1" minH="0">
-        <Box flex="1" minW="0" data-testid="graph">
+        <Box flex="1" minW="0" data-testid="graph" data-settled={fittedFor === panelOpen}>
           <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} minZoom={0.05} maxZoom={2} style={FLOW_VARS}
             colorMode={mode}
             nodesConnectable={false} onNodeClick={(_, node) => setSelected(node.id)} proOptions={{ hideAttribution: true }}
