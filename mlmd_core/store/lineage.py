@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select, union_all
 
 from mlmd_core import errors
 from mlmd_core import filter as filter_query
@@ -175,13 +175,18 @@ def get_lineage_subgraph(call: Call, options: pb.LineageSubgraphQueryOptions, re
 # limit are exactly the `via` events (their paths are read apart: a join could reorder a path's steps).
 # PostgreSQL takes one recursive term only, so both kinds of step share a join there; MySQL and SQLite are
 # faster with two. The anchor's `via` is 0, not NULL: MySQL types the recursive columns from the anchor.
+# The rows come in the order the hop-by-hop walk meets the events: by hop, then in ml-metadata's order of
+# the events of a frontier (an artifact's events by execution and id, an execution's by artifact,
+# execution and type), so the first row of an event is where that walk would keep it.
 _WALK_SQL = """WITH RECURSIVE walk(is_artifact, id, depth, via) AS (
   SELECT {start_is_artifact}, id, 0, 0 FROM {start_table} WHERE id IN :start
   UNION
 {steps}
 )
-SELECT w.is_artifact, w.id, w.depth, e.id, e.artifact_id, e.execution_id, e.type, e.milliseconds_since_epoch
-  FROM walk w LEFT JOIN {event} e ON e.id = w.via"""
+SELECT w.is_artifact, w.id, e.id, e.artifact_id, e.execution_id, e.type, e.milliseconds_since_epoch
+  FROM walk w LEFT JOIN {event} e ON e.id = w.via
+ ORDER BY w.depth, CASE WHEN w.is_artifact = 1 THEN e.execution_id ELSE e.artifact_id END,
+          CASE WHEN w.is_artifact = 1 THEN e.id ELSE e.execution_id END, e.type"""
 _TWO_STEPS = """  SELECT 0, e.execution_id, w.depth + 1, e.id FROM walk w JOIN {event} e ON e.artifact_id = w.id
    WHERE w.is_artifact = 1 AND e.type IN :artifact_event_types AND w.depth < :hops
   UNION
@@ -214,26 +219,16 @@ def _directional_walk(call: Call, start_kind: NodeKind, starting: list[int], dir
     rows = call.all(stmt, {"start": starting, "hops": hops,
                            "artifact_event_types": list(_event_types(ARTIFACT, direction) or ()),
                            "execution_event_types": list(_event_types(EXECUTION, direction) or ())})
-    depth_of: dict[tuple[int, int], int] = {}  # (is_artifact, node id) -> fewest hops
-    events: dict[int, list] = {}  # event id -> [sort key, event row]
-    for is_artifact, node_id, depth, event_id, artifact_id, execution_id, event_type, millis in rows:
-        node = (is_artifact, node_id)
-        if depth_of.get(node, depth) >= depth:
-            depth_of[node] = depth
-        if event_id is None:
-            continue
-        # the hop-by-hop walk meets events by hop, then in ml-metadata's order of the events of its frontier
-        key = (depth, execution_id, event_id) if is_artifact else (depth, artifact_id, execution_id, event_type)
-        known = events.get(event_id)
-        if known is None or key < known[0]:
-            events[event_id] = [key, (event_id, artifact_id, execution_id, event_type, millis)]
+    reached: tuple[dict[int, None], dict[int, None]] = ({}, {})  # execution ids, artifact ids
+    events = {}
+    for is_artifact, node_id, *event in rows:
+        reached[is_artifact][node_id] = None
+        if event[0] is not None and event[0] not in events:
+            events[event[0]] = tuple(event)
     walk = _Walk()
-    for (is_artifact, node_id), _ in sorted(depth_of.items(), key=lambda n: (n[1], n[0][1])):
-        kind = ARTIFACT if is_artifact else EXECUTION
-        walk.visited[kind].add(node_id)
-        walk.kept[kind].append(node_id)
-    for _, row in sorted(events.values(), key=lambda e: e[0]):
-        walk.keep_event(row)
+    walk.kept[EXECUTION].extend(reached[0])
+    walk.kept[ARTIFACT].extend(reached[1])
+    walk.events = events
     return walk
 
 
@@ -244,64 +239,60 @@ def _fill_subgraph(call: Call, walk: _Walk, paths: set[str], graph: Any, hydrate
     # ml-metadata's client asks the server without the *_types paths (an empty mask meaning all of them), then
     # hydrates the node stubs it got back: the nodes of the kinds in that mask, and their types if asked.
     fetched = ({p for p in paths if not p.endswith("_types")} or set(_ALL_PATHS)) if hydrate else paths
-    if hydrate:
-        _hydrate_nodes(call, ARTIFACT, artifact_ids, fetched, paths, graph)
-        _hydrate_nodes(call, EXECUTION, execution_ids, fetched, paths, graph)
-    else:
-        if "artifacts" in paths:
-            for i in artifact_ids:
-                graph.artifacts.add(id=i)
-        if "executions" in paths:
-            for i in execution_ids:
-                graph.executions.add(id=i)
     if "events" in paths and walk.events:
         relations.events_from_rows(call, list(walk.events.values()), into=graph.events)
     wants_links = bool(fetched & {"attributions", "associations", "contexts"})
-    attributions = _links(call, schema.attribution, "artifact_id", artifact_ids) if wants_links else []
-    associations = _links(call, schema.association, "execution_id", execution_ids) if wants_links else []
+    attributions, associations = _links(call, artifact_ids, execution_ids) if wants_links else ([], [])
     if "attributions" in paths:
         graph.attributions.extend(pb.Attribution(artifact_id=n, context_id=c) for c, n in attributions)
     if "associations" in paths:
         graph.associations.extend(pb.Association(execution_id=n, context_id=c) for c, n in associations)
     context_ids = sorted({c for c, _ in attributions} | {c for c, _ in associations})
+    ids = {ARTIFACT: artifact_ids, EXECUTION: execution_ids, CONTEXT: context_ids}
     if hydrate:
-        _hydrate_nodes(call, CONTEXT, context_ids, fetched, paths, graph)
+        _hydrate(call, ids, fetched, paths, graph)
         return
-    if "contexts" in paths:
-        graph.contexts.extend(pb.Context(id=i) for i in context_ids)
-    for field, kind in (("artifact_types", ARTIFACT), ("execution_types", EXECUTION), ("context_types", CONTEXT)):
-        if field in paths:
-            getattr(graph, field).extend(types.get_types(call, kind, include_system=True))
+    for kind, kind_ids in ids.items():
+        if kind.name + "s" in paths:
+            getattr(graph, kind.name + "s").extend(kind.proto(id=i) for i in kind_ids)
+    listed = {kind: None for kind in ids if kind.name + "_types" in paths}
+    for kind, found in types.types_of_kinds(call, listed).items():
+        getattr(graph, kind.name + "_types").extend(found)
 
 
 _ALL_PATHS = tuple(f.name for f in pb.LineageGraph.DESCRIPTOR.fields)
 
 
-def _hydrate_nodes(call: Call, kind: NodeKind, ids: list[int], fetched: set[str], paths: set[str],
-                   graph: Any) -> None:
-    """Full nodes of a kind and their types into the graph, as ml-metadata's client fetches them for the
-    stubs the server sent (`fetched`): artifact types in first-use order without base types, execution and
-    context types by the set of their ids."""
-    field, type_field = kind.name + "s", kind.name + "_types"
-    if not ids or field not in fetched or not paths & {field, type_field}:
-        return
-    found = nodes.load_by_ids(call, kind, ids, into=getattr(graph, field) if field in paths else None)
-    if type_field not in paths:
-        return
-    if kind is ARTIFACT:
-        used = types.get_types_by_id(call, kind, list(dict.fromkeys(n.type_id for n in found.values())),
-                                     with_base_type=False)
-    else:
-        used = types.get_types_by_id(call, kind, list({n.type_id for n in found.values()}))
-    getattr(graph, type_field).extend(used)
+def _hydrate(call: Call, ids: dict[NodeKind, list[int]], fetched: set[str], paths: set[str], graph: Any) -> None:
+    """Full nodes and their types into the graph, as ml-metadata's client fetches them for the stubs the
+    server sent (`fetched`): artifact types in first-use order without base types, execution and context
+    types by the set of their ids. Two statements for the nodes and two for the types, whatever the kinds."""
+    load = {kind: kind_ids for kind, kind_ids in ids.items()
+            if kind_ids and kind.name + "s" in fetched and paths & {kind.name + "s", kind.name + "_types"}}
+    found = nodes.load_kinds(call, load, {kind: getattr(graph, kind.name + "s") for kind in load
+                                          if kind.name + "s" in paths})
+    used: dict[NodeKind, list[int]] = {}
+    for kind, of_kind in found.items():
+        if kind.name + "_types" in paths:
+            type_ids = (node.type_id for node in of_kind.values())
+            used[kind] = list(dict.fromkeys(type_ids)) if kind is ARTIFACT else list(set(type_ids))
+    for kind, found_types in types.types_of_kinds(call, used, with_base_type=(EXECUTION, CONTEXT)).items():
+        getattr(graph, kind.name + "_types").extend(found_types)
 
 
-def _links(call: Call, table: Any, column: str, ids: Sequence[int]) -> list[tuple[int, int]]:
-    """(context id, node id) of the links of these nodes, in link id order."""
-    stmt = call.q(("lineage_links", table.name), lambda: select(table.c.id, table.c.context_id, table.c[column]).where(
-        table.c[column].in_(bindparam("ids", expanding=True))))
-    rows = sorted(row for chunk in call.chunked(list(ids)) for row in call.all(stmt, {"ids": chunk}))
-    return [(r[1], r[2]) for r in rows]
+def _links(call: Call, artifact_ids: list[int], execution_ids: list[int]
+           ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(context id, node id) of the attributions of these artifacts and of the associations of these
+    executions, each in link id order: one statement."""
+    A, X = schema.attribution, schema.association
+    stmt = call.q("lineage_links", lambda: union_all(
+        select(literal(0).label("kind"), A.c.id.label("id"), A.c.context_id, A.c.artifact_id.label("node_id"))
+        .where(A.c.artifact_id.in_(bindparam("artifact_ids", expanding=True))),
+        select(literal(1), X.c.id, X.c.context_id, X.c.execution_id)
+        .where(X.c.execution_id.in_(bindparam("execution_ids", expanding=True)))))
+    rows = sorted(row for artifacts, executions in call.zip_chunks([artifact_ids, execution_ids])
+                  for row in call.all(stmt, {"artifact_ids": artifacts, "execution_ids": executions}))
+    return [(r[2], r[3]) for r in rows if r[0] == 0], [(r[2], r[3]) for r in rows if r[0] == 1]
 
 
 # ------------------------------------------------------------------------------------- GetLineageGraph
@@ -360,10 +351,9 @@ def get_lineage_graph(call: Call, options: pb.LineageGraphQueryOptions, response
         if row[2] in kept_executions:
             walk.keep_event(row)
     graph = response.subgraph
-    graph.artifacts.extend(nodes.load_by_ids(call, ARTIFACT, kept_artifacts).values())
-    graph.executions.extend(nodes.load_by_ids(call, EXECUTION, kept_executions).values())
-    by_id = relations.events_from_rows(call, [walk.events[i] for i in sorted(walk.events)])
-    graph.events.extend(by_id.values())
+    nodes.load_kinds(call, {ARTIFACT: kept_artifacts, EXECUTION: kept_executions},
+                     {ARTIFACT: graph.artifacts, EXECUTION: graph.executions})
+    relations.events_from_rows(call, [walk.events[i] for i in sorted(walk.events)], into=graph.events)
     graph.artifact_types.extend(types.get_types(call, ARTIFACT))
     graph.execution_types.extend(types.get_types(call, EXECUTION))
     graph.context_types.extend(types.get_types(call, CONTEXT))

@@ -5,15 +5,15 @@ Writes are set-based: a batch of N nodes costs a bounded number of statements (e
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, select
+from sqlalchemy import Integer, String, and_, bindparam, cast, delete, literal, null, select, union_all
 
 from mlmd_core import errors
 from mlmd_core.store import schema, values
 from mlmd_core.store.context import Call, TypeInfo
-from mlmd_core.store.kinds import NodeKind
+from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlmd_core.store.sql import insert_values, update_by_id
 from mlmd_core.store.types import type_info
 
@@ -52,9 +52,73 @@ def build(call: Call, kind: NodeKind, rows: Sequence[tuple], into: Any = None) -
     (Two queries beat one LEFT JOIN here: the join repeats every node column on every property row.)"""
     if not rows:
         return []
+    built = _protos(kind, rows, kind.proto if into is None else into.add)
+    fk, p = kind.fk, kind.props
+    q = call.q(("node_props", kind.name), lambda: select(
+        fk, p.c.name, p.c.is_custom_property, *(p.c[c] for c in PROPERTY_COLUMNS)
+    ).where(fk.in_(bindparam("ids", expanding=True))))
+    for chunk in call.chunked(list(built)):
+        _fill_properties(call, built, call.all(q, {"ids": chunk}))
+    return list(built.values())
+
+
+def load_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], into: Mapping[NodeKind, Any]
+               ) -> dict[NodeKind, dict[int, Any]]:
+    """The nodes of several kinds by id, each kind in id order (built in `into[kind]` when given), in two
+    statements whatever the kinds: their rows, then their properties (a round trip each on a server)."""
+    wanted = [sorted(set(ids.get(kind, ()))) for kind in _KINDS]
+    rows: list[list[tuple]] = [[] for _ in _KINDS]
+    q = call.q("nodes_of_kinds", _select_nodes_of_kinds)
+    for chunks in call.zip_chunks(wanted):
+        for row in call.all(q, dict(zip(_KIND_PARAMS, chunks))):
+            rows[row[0]].append(row[1:])
+    for of_kind in rows:
+        of_kind.sort()
+    built = [_protos(kind, rows[i], kind.proto if into.get(kind) is None else into[kind].add)
+             for i, kind in enumerate(_KINDS)]
+    q = call.q("props_of_kinds", _select_props_of_kinds)
+    for chunks in call.zip_chunks([list(b) for b in built]):
+        props: list[list[tuple]] = [[] for _ in _KINDS]
+        for row in call.all(q, dict(zip(_KIND_PARAMS, chunks))):
+            props[row[0]].append(row[1:])
+        for i, of_kind in enumerate(built):
+            _fill_properties(call, of_kind, props[i])
+    return {kind: built[i] for i, kind in enumerate(_KINDS) if kind in ids}
+
+
+_KINDS = (ARTIFACT, EXECUTION, CONTEXT)
+_KIND_PARAMS = ("artifact_ids", "execution_ids", "context_ids")
+
+
+def _select_nodes_of_kinds() -> Any:
+    """Node rows of the three kinds in one UNION ALL: the kind's index in _KINDS, then node_select's columns
+    with every kind padded to the artifact's (uri, state). (Sorting them is left to the caller: SQLite would
+    sort the union in a temporary table.)"""
+    parts = []
+    for i, kind in enumerate(_KINDS):
+        t = kind.table
+        uri = t.c.uri if kind.has_uri else cast(null(), String)
+        state = t.c[kind.state_field] if kind.state_field else cast(null(), Integer)
+        parts.append(select(literal(i).label("kind"), t.c.id.label("id"), t.c.type_id, t.c.name, t.c.external_id,
+                            t.c.create_time_since_epoch, t.c.last_update_time_since_epoch, uri.label("uri"),
+                            state.label("state"), T.c.name.label("type_name"))
+                     .outerjoin(T, T.c.id == t.c.type_id)
+                     .where(t.c.id.in_(bindparam(_KIND_PARAMS[i], expanding=True))))
+    return union_all(*parts)
+
+
+def _select_props_of_kinds() -> Any:
+    """Property rows of the three kinds in one UNION ALL, the kind's index first."""
+    return union_all(*(select(literal(i).label("kind"), kind.fk.label("node_id"), kind.props.c.name,
+                              kind.props.c.is_custom_property, *(kind.props.c[c] for c in PROPERTY_COLUMNS))
+                       .where(kind.fk.in_(bindparam(_KIND_PARAMS[i], expanding=True)))
+                       for i, kind in enumerate(_KINDS)))
+
+
+def _protos(kind: NodeKind, rows: Sequence[tuple], make: Any) -> dict[int, Any]:
+    """Node protos by id from node_select rows, made with `make` (the proto class or a repeated field's add)."""
     nodes: dict[int, Any] = {}
     has_uri, state_field = kind.has_uri, kind.state_field
-    proto = kind.proto if into is None else into.add
     for row in rows:
         node_id, type_id, name, external_id, ctime, utime = row[:6]
         fields = {"id": node_id, "type_id": type_id, "type": row[-1], "create_time_since_epoch": ctime,
@@ -67,26 +131,25 @@ def build(call: Call, kind: NodeKind, rows: Sequence[tuple], into: Any = None) -
             fields["uri"] = row[6] or ""
         if state_field is not None and row[-2] is not None:
             fields[state_field] = row[-2]
-        nodes[node_id] = proto(**fields)
-    fk, p = kind.fk, kind.props
-    q = call.q(("node_props", kind.name), lambda: select(
-        fk, p.c.name, p.c.is_custom_property, *(p.c[c] for c in PROPERTY_COLUMNS)
-    ).where(fk.in_(bindparam("ids", expanding=True))))
+        nodes[node_id] = make(**fields)
+    return nodes
+
+
+def _fill_properties(call: Call, nodes: Mapping[int, Any], rows: Iterable[tuple]) -> None:
+    """Sets the properties of `nodes` (by id) from property-table rows (node id, name, is_custom, values)."""
     struct_prefix, decode = values.STRUCT_PREFIX, values.decode
     raw_proto = call.dialect_name == "postgresql"
-    for chunk in call.chunked(list(nodes)):
-        for node_id, name, is_custom, int_v, double_v, string_v, proto_v, bool_v in call.all(q, {"ids": chunk}):
-            node = nodes[node_id]
-            target = (node.custom_properties if is_custom else node.properties)[name]
-            if int_v is not None:
-                target.int_value = int_v
-            elif string_v is not None and not string_v.startswith(struct_prefix):
-                target.string_value = string_v
-            elif double_v is not None:
-                target.double_value = double_v
-            else:
-                decode(target, int_v, double_v, string_v, proto_v, bool_v, raw_proto)
-    return list(nodes.values())
+    for node_id, name, is_custom, int_v, double_v, string_v, proto_v, bool_v in rows:
+        node = nodes[node_id]
+        target = (node.custom_properties if is_custom else node.properties)[name]
+        if int_v is not None:
+            target.int_value = int_v
+        elif string_v is not None and not string_v.startswith(struct_prefix):
+            target.string_value = string_v
+        elif double_v is not None:
+            target.double_value = double_v
+        else:
+            decode(target, int_v, double_v, string_v, proto_v, bool_v, raw_proto)
 
 
 # --------------------------------------------------------------------------------------------- writes

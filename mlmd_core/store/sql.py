@@ -159,6 +159,11 @@ class Cursor:
             return [values] if values else []
         return [values[start : start + size] for start in range(0, len(values), size)]
 
+    def zip_chunks(self, lists: Sequence[list[Any]], size: int = 500) -> list[tuple[list[Any], ...]]:
+        """chunked() for a statement with several IN-lists: their chunks side by side (empty past a list's end)."""
+        count = max((-(-len(v) // size) for v in lists), default=0)
+        return [tuple(v[i * size:(i + 1) * size] for v in lists) for i in range(count)]
+
     def insert_ids(self, stmt: Statement, rows: Sequence[tuple]) -> list[int]:
         """Runs a many-row INSERT (tuples as for many_tuples) and returns the new ids in row order.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Any
 
 from google.protobuf import json_format
@@ -53,7 +53,12 @@ def load_types(call: Call, kind: NodeKind, rows: Sequence[tuple], *, with_extern
     input/output types by external id or along with artifacts); the flags reproduce that."""
     if not rows:
         return []
-    ids = [r[0] for r in rows]
+    details = _details(call, [r[0] for r in rows])
+    return _build_types(kind, rows, details, with_external_id=with_external_id, with_base_type=with_base_type)
+
+
+def _details(call: Call, ids: list[int]) -> tuple[dict[int, list[tuple[str, int]]], dict[int, str]]:
+    """The declared properties and the base type name of these types, by type id."""
     props: dict[int, list[tuple[str, int]]] = {}
     bases: dict[int, str] = {}
     q = call.q("type_props_and_bases", _select_props_and_bases)
@@ -63,6 +68,12 @@ def load_types(call: Call, kind: NodeKind, rows: Sequence[tuple], *, with_extern
                 bases[type_id] = name
             else:
                 props.setdefault(type_id, []).append((name, data_type))
+    return props, bases
+
+
+def _build_types(kind: NodeKind, rows: Sequence[tuple], details: tuple[dict, dict], *, with_external_id: bool,
+                 with_base_type: bool) -> list[Any]:
+    props, bases = details
     base_by_name = BASE_TYPE_BY_NAME[kind.type_kind]
     out = []
     for type_id, name, version, description, external_id, input_type, output_type in rows:
@@ -86,6 +97,29 @@ def load_types(call: Call, kind: NodeKind, rows: Sequence[tuple], *, with_extern
             if output_type:
                 json_format.Parse(output_type, t.output_type)
         out.append(t)
+    return out
+
+
+def types_of_kinds(call: Call, wanted: Mapping[NodeKind, Sequence[int] | None], *,
+                   with_base_type: Container[NodeKind] = (ARTIFACT, EXECUTION, CONTEXT)) -> dict[NodeKind, list[Any]]:
+    """Types of several kinds in two statements, by kind: every type of it (None; system types included, no
+    external ids, as get_types) or those with the given ids (in that order, as get_types_by_id); base types
+    only for the kinds in `with_base_type`."""
+    every = [kind.type_kind for kind, ids in wanted.items() if ids is None]
+    ids = sorted({i for kind_ids in wanted.values() if kind_ids is not None for i in kind_ids})
+    q = call.q("types_of_kinds", lambda: select(T.c.type_kind, *_TYPE_COLUMNS).where(
+        T.c.type_kind.in_(bindparam("kinds", expanding=True)) | T.c.id.in_(bindparam("ids", expanding=True))))
+    found: dict[int, tuple] = {}
+    for chunk in call.chunked(ids) or [[]]:
+        found.update((row[1], row) for row in call.all(q, {"kinds": every, "ids": chunk}))
+    details = _details(call, sorted(found))
+    out = {}
+    for kind, kind_ids in wanted.items():
+        unique = sorted(found) if kind_ids is None else dict.fromkeys(kind_ids)
+        rows = [found[i][1:] for i in unique if i in found and found[i][0] == kind.type_kind]
+        built = {t.id: t for t in _build_types(kind, rows, details, with_external_id=kind_ids is not None,
+                                                with_base_type=kind in with_base_type)}
+        out[kind] = list(built.values()) if kind_ids is None else [built[i] for i in kind_ids if i in built]
     return out
 
 
