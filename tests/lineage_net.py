@@ -4,7 +4,7 @@ told). Results are compared as sorted names and sorted edge labels (`view`), so 
 
 from __future__ import annotations
 
-from mlmd_core.proto import metadata_store_pb2 as pb
+from store_fixtures import pb  # mlmd_core, or ml-metadata with MLMD_TEST_ORACLE=1
 
 INPUT_KINDS = (pb.Event.DECLARED_INPUT, pb.Event.INTERNAL_INPUT, pb.Event.INPUT)
 OUTPUT_KINDS = (pb.Event.DECLARED_OUTPUT, pb.Event.INTERNAL_OUTPUT, pb.Event.PENDING_OUTPUT, pb.Event.OUTPUT)

@@ -22,7 +22,10 @@ from typing import Any
 
 import pytest
 
-from mlmd_core.proto import metadata_store_pb2 as pb
+if os.environ.get("MLMD_TEST_ORACLE") == "1":  # the suite runs against ml-metadata (tests/store_fixtures.py)
+    from ml_metadata.proto import metadata_store_pb2 as pb
+else:
+    from mlmd_core.proto import metadata_store_pb2 as pb
 
 SERVERS = ("mysql", "postgresql")
 

@@ -533,6 +533,39 @@ def test_mixed_insert_and_update_in_one_call(store, types):
     assert _one(store, "artifact", ids[0]).uri == "/2"
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_many_updates_in_one_call(store, types, kind):
+    """One call updating several nodes (one statement for all of them on MySQL): each gets its own values,
+    NULLs included, and a node given twice ends as given last."""
+    ids = _put(store, kind, [_new(types, kind, name=f"n{i}", external_id=f"x{i}") for i in range(3)])
+    first, second, third = _by_id(store, kind, ids)
+    first.ClearField("external_id")
+    second.external_id = "changed"
+    third.custom_properties["note"].string_value = "once"
+    twice = _cls(kind)()
+    twice.CopyFrom(third)
+    twice.custom_properties["note"].string_value = "twice"
+    twice.external_id = "last"
+    _put(store, kind, [first, second, third, twice])
+    got = _by_id(store, kind, ids)
+    assert [n.HasField("external_id") for n in got] == [False, True, True]
+    assert [got[1].external_id, got[2].external_id] == ["changed", "last"]
+    assert got[2].custom_properties["note"].string_value == "twice"
+    assert [n.name for n in got] == ["n0", "n1", "n2"]
+
+
+def test_updates_of_more_rows_than_one_statement_takes(store, types):
+    ids = store.put_artifacts([pb.Artifact(type_id=types.artifact, uri=f"/old/{i}") for i in range(1100)])
+    artifacts = store.get_artifacts_by_id(ids)
+    for artifact in artifacts:
+        artifact.uri = artifact.uri.replace("/old/", "/new/")
+        artifact.state = pb.Artifact.LIVE
+    store.put_artifacts(artifacts)
+    got = store.get_artifacts_by_id(ids)
+    assert [a.uri for a in got] == [f"/new/{i}" for i in range(1100)]
+    assert {a.state for a in got} == {pb.Artifact.LIVE}
+
+
 # ------------------------------------------------------------------------------------------- field masks
 
 

@@ -156,8 +156,11 @@ def _fill_properties(call: Call, nodes: Mapping[int, Any], rows: Iterable[tuple]
 
 
 def put(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequence[str] = (), *,
-        abort_if_latest_updated_time_changed: bool = False, force_update_time: bool = False) -> list[int]:
-    """Inserts the nodes without id and updates those with one; returns ids index-aligned with input."""
+        abort_if_latest_updated_time_changed: bool = False, force_update_time: bool = False,
+        stored: Mapping[int, Any] | None = None) -> list[int]:
+    """Inserts the nodes without id and updates those with one; returns ids index-aligned with input.
+
+    `stored`: the nodes with those ids as load_kinds read them, when the caller read them already."""
     ids: list[int] = [0] * len(nodes)
     inserts = [i for i, n in enumerate(nodes) if not n.HasField("id")]
     updates = [i for i, n in enumerate(nodes) if n.HasField("id")]
@@ -167,7 +170,7 @@ def put(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequence[s
             ids[i] = node_id
     if updates:
         _update(call, kind, [nodes[i] for i in updates], mask_paths,
-                abort_if_latest_updated_time_changed, force_update_time)
+                abort_if_latest_updated_time_changed, force_update_time, stored)
         for i in updates:
             ids[i] = nodes[i].id
     return ids
@@ -324,15 +327,15 @@ def merge(kind: NodeKind, stored: Any, given: Any, mask_paths: Sequence[str]) ->
 
 
 def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequence[str],
-            abort_if_changed: bool, force_update_time: bool) -> None:
-    stored_nodes = load_by_ids(call, kind, (n.id for n in nodes))
+            abort_if_changed: bool, force_update_time: bool, stored_nodes: Mapping[int, Any] | None) -> None:
+    if stored_nodes is None:
+        stored_nodes = load_by_ids(call, kind, (n.id for n in nodes))
     now = call.now_ms()
-    changed_rows: list[tuple] = []
-    deleted_props: list[tuple] = []
-    inserted_props: list[tuple] = []
-    seen: dict[int, Any] = {}
+    # A node given several times is updated as if one call followed the other: each update applies to the
+    # one before; what is written is the last, diffed against the stored node.
+    last: dict[int, tuple[Any, list[tuple]]] = {}  # node id -> (merged node, its property rows)
     for node in nodes:
-        stored = seen.get(node.id) or stored_nodes.get(node.id)
+        stored = last[node.id][0] if node.id in last else stored_nodes.get(node.id)
         if stored is None:
             raise errors.InvalidArgumentError(f"Cannot find the given id {node.id}")
         if node.HasField("type_id") and node.type_id != stored.type_id:
@@ -350,15 +353,18 @@ def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequen
         new_props = property_rows(call, kind, merged.id, merged, info)  # validates
         if not force_update_time and _is_copy_of(kind, node, stored):
             continue
-        update_time = max(now, stored.last_update_time_since_epoch)
-        changed_rows.append((*_node_row(kind, merged), update_time, merged.id))
-        changed = _changed_properties(stored, merged)
-        deleted_props.extend((merged.id, name, is_custom) for name, is_custom in changed)
-        inserted_props.extend(r for r in new_props if (r[1], r[2]) in changed)
-        merged.last_update_time_since_epoch = update_time
-        seen[merged.id] = merged
-    if not changed_rows:
+        merged.last_update_time_since_epoch = max(now, stored.last_update_time_since_epoch)
+        last[merged.id] = (merged, new_props)
+    if not last:
         return
+    changed_rows: list[tuple] = []
+    deleted_props: list[tuple] = []
+    inserted_props: list[tuple] = []
+    for node_id, (merged, new_props) in last.items():
+        changed_rows.append((*_node_row(kind, merged), merged.last_update_time_since_epoch, node_id))
+        changed = _changed_properties(stored_nodes[node_id], merged)
+        deleted_props.extend((node_id, name, is_custom) for name, is_custom in changed)
+        inserted_props.extend(r for r in new_props if (r[1], r[2]) in changed)
     columns = (*_mutable_columns(kind), "last_update_time_since_epoch")
     t = kind.table
     q = call.q(("update_nodes", kind.name), lambda: update_by_id(t, *columns))

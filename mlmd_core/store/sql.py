@@ -20,7 +20,8 @@ _EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 class Statement:
     """One statement for one dialect: its SQL text and the order of its (positional) parameters."""
 
-    __slots__ = ("sql", "names", "expanding", "defaults", "_by_lengths", "_placeholder", "multi_row", "suffix")
+    __slots__ = ("sql", "names", "expanding", "defaults", "_by_lengths", "_placeholder", "multi_row", "suffix",
+                 "_update", "_quote")
 
     def __init__(self, element: Any, dialect: Dialect):
         compiled = element.compile(dialect=dialect)
@@ -36,14 +37,31 @@ class Statement:
         # An INSERT ... VALUES (...) of insert_values: servers send many rows as one multi-row statement.
         self.multi_row = isinstance(element, insert_values)
         self.suffix = element.suffix(dialect.identifier_preparer) if self.multi_row else ""
+        # An update_by_id on MySQL: pymysql's executemany sends one UPDATE per row; rows_sql sends one in all.
+        self._update = element if isinstance(element, update_by_id) and dialect.name == "mysql" else None
+        self._quote = dialect.identifier_preparer
+
+    @property
+    def batches_rows(self) -> bool:
+        """Whether rows_sql sends many rows as one statement (insert_values; update_by_id on MySQL)."""
+        return self.multi_row or self._update is not None
+
+    def rows_params(self, rows: Sequence[tuple]) -> list[Any]:
+        """The parameters of rows_sql(len(rows)) for these row tuples."""
+        if self._update is not None:
+            return self._update.rows_params(rows)
+        return [v for row in rows for v in row]
 
     def rows_sql(self, count: int, returning: bool) -> str:
-        """The statement with `count` VALUES tuples (and RETURNING id): one statement for a batch of rows."""
+        """The statement for `count` row tuples at once (an INSERT with RETURNING id if asked)."""
         key = (-count, returning)
         sql = self._by_lengths.get(key)  # type: ignore[call-overload]
         if sql is None:
-            head, sep, values = self.sql.removesuffix(self.suffix).rpartition(" VALUES ")
-            sql = head + sep + ", ".join([values] * count) + self.suffix + (" RETURNING id" if returning else "")
+            if self._update is not None:
+                sql = self._update.rows_text(self._quote, count)
+            else:
+                head, sep, values = self.sql.removesuffix(self.suffix).rpartition(" VALUES ")
+                sql = head + sep + ", ".join([values] * count) + self.suffix + (" RETURNING id" if returning else "")
             self._by_lengths[key] = sql  # type: ignore[index]
         return sql
 
@@ -135,10 +153,10 @@ class Cursor:
         insert_values batch is sent as multi-row INSERTs (one round trip per ROWS_PER_STATEMENT rows)."""
         if not rows:
             return
-        if stmt.multi_row and self.statements.insert_strategy != "sqlite" and len(rows) > 1:
+        if stmt.batches_rows and self.statements.insert_strategy != "sqlite" and len(rows) > 1:
             for start in range(0, len(rows), ROWS_PER_STATEMENT):
                 chunk = rows[start : start + ROWS_PER_STATEMENT]
-                self._cursor.execute(stmt.rows_sql(len(chunk), False), [v for row in chunk for v in row])
+                self._cursor.execute(stmt.rows_sql(len(chunk), False), stmt.rows_params(chunk))
             return
         self._cursor.executemany(stmt.sql, rows)
 
@@ -246,3 +264,17 @@ class update_by_id(_TextStatement):  # noqa: N801 - used like a statement constr
     def text(self, quote: Any) -> str:
         sets = ", ".join(f"{quote.quote(n)} = :{n}" for n in self.names)
         return f"UPDATE {quote.format_table(self.table)} SET {sets} WHERE {quote.quote('id')} = :row_id"
+
+    def rows_text(self, quote: Any, count: int) -> str:
+        """MySQL: `count` rows (with distinct ids) in one statement, each column set by a CASE on the id (the
+        WHERE id IN (...) keeps it a primary-key lookup; a join to a derived table of the rows scans the table)."""
+        cases = " ".join(["WHEN %s THEN %s"] * count)
+        sets = ", ".join(f"{quote.quote(n)} = CASE {quote.quote('id')} {cases} END" for n in self.names)
+        ids = ", ".join(["%s"] * count)
+        return f"UPDATE {quote.format_table(self.table)} SET {sets} WHERE {quote.quote('id')} IN ({ids})"
+
+    def rows_params(self, rows: Sequence[tuple]) -> list[Any]:
+        """rows_text's parameters for row tuples (values..., id): (id, value) pairs column by column, then the ids."""
+        params = [v for column in range(len(self.names)) for row in rows for v in (row[-1], row[column])]
+        params.extend(row[-1] for row in rows)
+        return params
