@@ -100,22 +100,19 @@ def get_events(call: Call, column: str, ids: Iterable[int]) -> list[pb.Event]:
 def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None) -> dict[int, pb.Event]:
     """Event protos (with their paths) by event id, in row order, from (id, artifact_id, execution_id,
     type, milliseconds_since_epoch) rows; built in place in `into` (a repeated field) when given."""
-    events: dict[int, pb.Event] = {}
-    make = pb.Event if into is None else into.add
-    for event_id, artifact_id, execution_id, event_type, millis in rows:
-        ev = make(artifact_id=artifact_id, execution_id=execution_id, type=event_type)
-        if millis is not None:
-            ev.milliseconds_since_epoch = millis
-        events[event_id] = ev
     q = call.q("event_paths", lambda: select(EP.c.event_id, EP.c.is_index_step, EP.c.step_index, EP.c.step_key)
                .where(EP.c.event_id.in_(bindparam("ids", expanding=True))))
-    for chunk in call.chunked(list(events)):
+    steps: dict[int, list[dict[str, Any]]] = {}
+    for chunk in call.chunked([r[0] for r in rows]):
         for event_id, is_index, index, key in call.all(q, {"ids": chunk}):
-            step = events[event_id].path.steps.add()
-            if is_index:
-                step.index = index
-            else:
-                step.key = key
+            steps.setdefault(event_id, []).append({"index": index} if is_index else {"key": key})
+    # Each event built in one call, its path included: setting fields one by one costs a Python call each.
+    make = pb.Event if into is None else into.add
+    events: dict[int, pb.Event] = {}
+    for event_id, artifact_id, execution_id, event_type, millis in rows:
+        path = steps.get(event_id)
+        events[event_id] = make(artifact_id=artifact_id, execution_id=execution_id, type=event_type,
+                                milliseconds_since_epoch=millis, path={"steps": path} if path else None)
     return events
 
 
