@@ -62,6 +62,10 @@ def build(call: Call, kind: NodeKind, rows: Sequence[tuple], into: Any = None) -
     return list(built.values())
 
 
+_KINDS = (ARTIFACT, EXECUTION, CONTEXT)
+_KIND_PARAMS = ("artifact_ids", "execution_ids", "context_ids")  # their IN-lists in the statements below
+
+
 def load_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], into: Mapping[NodeKind, Any]
                ) -> dict[NodeKind, dict[int, Any]]:
     """The nodes of several kinds by id, each kind in id order (built in `into[kind]` when given), in two
@@ -84,10 +88,6 @@ def load_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], into: Mapping[
         for i, of_kind in enumerate(built):
             _fill_properties(call, of_kind, props[i])
     return {kind: built[i] for i, kind in enumerate(_KINDS) if kind in ids}
-
-
-_KINDS = (ARTIFACT, EXECUTION, CONTEXT)
-_KIND_PARAMS = ("artifact_ids", "execution_ids", "context_ids")
 
 
 def _select_nodes_of_kinds() -> Any:

@@ -105,6 +105,8 @@ def types_of_kinds(call: Call, wanted: Mapping[NodeKind, Sequence[int] | None], 
     """Types of several kinds in two statements, by kind: every type of it (None; system types included, no
     external ids, as get_types) or those with the given ids (in that order, as get_types_by_id); base types
     only for the kinds in `with_base_type`."""
+    if not wanted:
+        return {}
     every = [kind.type_kind for kind, ids in wanted.items() if ids is None]
     ids = sorted({i for kind_ids in wanted.values() if kind_ids is not None for i in kind_ids})
     q = call.q("types_of_kinds", lambda: select(T.c.type_kind, *_TYPE_COLUMNS).where(
