@@ -354,6 +354,6 @@ def get_lineage_graph(call: Call, options: pb.LineageGraphQueryOptions, response
     nodes.load_kinds(call, {ARTIFACT: kept_artifacts, EXECUTION: kept_executions},
                      {ARTIFACT: graph.artifacts, EXECUTION: graph.executions})
     relations.events_from_rows(call, [walk.events[i] for i in sorted(walk.events)], into=graph.events)
-    graph.artifact_types.extend(types.get_types(call, ARTIFACT))
-    graph.execution_types.extend(types.get_types(call, EXECUTION))
-    graph.context_types.extend(types.get_types(call, CONTEXT))
+    every = types.types_of_kinds(call, dict.fromkeys((ARTIFACT, EXECUTION, CONTEXT)), include_system=False)
+    for kind, of_kind in every.items():
+        getattr(graph, kind.name + "_types").extend(of_kind)

@@ -101,10 +101,11 @@ def _build_types(kind: NodeKind, rows: Sequence[tuple], details: tuple[dict, dic
 
 
 def types_of_kinds(call: Call, wanted: Mapping[NodeKind, Sequence[int] | None], *,
-                   with_base_type: Container[NodeKind] = (ARTIFACT, EXECUTION, CONTEXT)) -> dict[NodeKind, list[Any]]:
-    """Types of several kinds in two statements, by kind: every type of it (None; system types included, no
-    external ids, as get_types) or those with the given ids (in that order, as get_types_by_id); base types
-    only for the kinds in `with_base_type`."""
+                   with_base_type: Container[NodeKind] = (ARTIFACT, EXECUTION, CONTEXT),
+                   include_system: bool = True) -> dict[NodeKind, list[Any]]:
+    """Types of several kinds in two statements, by kind: every type of it (None; without external ids, and
+    without the system types unless `include_system`) or those with the given ids (in that order, repeats
+    repeated); base types only for the kinds in `with_base_type`."""
     if not wanted:
         return {}
     every = [kind.type_kind for kind, ids in wanted.items() if ids is None]
@@ -118,7 +119,8 @@ def types_of_kinds(call: Call, wanted: Mapping[NodeKind, Sequence[int] | None], 
     out = {}
     for kind, kind_ids in wanted.items():
         unique = sorted(found) if kind_ids is None else dict.fromkeys(kind_ids)
-        rows = [found[i][1:] for i in unique if i in found and found[i][0] == kind.type_kind]
+        rows = [found[i][1:] for i in unique if i in found and found[i][0] == kind.type_kind
+                and (kind_ids is not None or include_system or found[i][2] not in SYSTEM_TYPE_NAMES)]
         built = {t.id: t for t in _build_types(kind, rows, details, with_external_id=kind_ids is not None,
                                                 with_base_type=kind in with_base_type)}
         out[kind] = list(built.values()) if kind_ids is None else [built[i] for i in kind_ids if i in built]
@@ -161,21 +163,12 @@ def find_types(call: Call, kind: NodeKind, name: str, version: str | None) -> li
 
 def get_types(call: Call, kind: NodeKind, include_system: bool = False) -> list[Any]:
     """All types of a kind; the system types (mlmd.Dataset, ...) only when asked, as GetXTypes hides them."""
-    q = call.q(("types", kind.type_kind), lambda: _select_types(kind))
-    rows = [r for r in call.all(q) if include_system or r[1] not in SYSTEM_TYPE_NAMES]
-    return load_types(call, kind, rows, with_external_id=False)
+    return types_of_kinds(call, {kind: None}, include_system=include_system)[kind]
 
 
 def get_types_by_id(call: Call, kind: NodeKind, ids: Iterable[int], with_base_type: bool = True) -> list[Any]:
     """Types in the order of the requested ids (repeats repeated, unknown ids skipped), as MLMD answers."""
-    wanted = list(ids)
-    rows: list[tuple] = []
-    q = call.q(("types_by_id", kind.type_kind),
-               lambda: _select_types(kind, T.c.id.in_(bindparam("ids", expanding=True))))
-    for chunk in call.chunked(sorted(set(wanted))):
-        rows.extend(call.all(q, {"ids": chunk}))
-    found = {t.id: t for t in load_types(call, kind, rows, with_base_type=with_base_type)}
-    return [found[i] for i in wanted if i in found]
+    return types_of_kinds(call, {kind: list(ids)}, with_base_type=(kind,) if with_base_type else ())[kind]
 
 
 def get_types_by_external_ids(call: Call, kind: NodeKind, external_ids: Sequence[str]) -> list[Any]:
