@@ -5,7 +5,9 @@ tests/server_backends.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import socket
 import threading
 import traceback
 
@@ -399,31 +401,78 @@ def test_metadata_store_over_server_is_mlmd_compatible(backend: str) -> None:
         s.close()
 
 
-def test_connection_cut_off_while_set_up_is_retried(backend: str, mocker) -> None:
-    """A session killed while the pool opens it (the race test_connection_killed_by_threads_in_flight hits
-    now and then) fails the checkout itself: the call retries on a new connection. The race cannot be
-    timed from outside, so the first checkout's failure is injected, with the driver's own error."""
+class _CuttingProxy:
+    """A loopback TCP proxy to the test server that can cut every connection it carries and refuse the next
+    `cut_next` new ones by closing them at once, as a server session killed while it is set up is cut."""
+
+    def __init__(self, port: int):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.target = port
+        self.cut_next = 0
+        self.cut = 0
+        self.open: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.cut_next:
+                self.cut_next -= 1
+                self.cut += 1
+                client.close()
+                continue
+            server = socket.create_connection(("127.0.0.1", self.target))
+            self.open += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def drop_all(self) -> None:
+        for s in self.open:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        self.open.clear()
+
+    def close(self) -> None:
+        self.drop_all()
+        self.listener.close()
+
+
+def test_connection_cut_off_while_set_up_is_retried(backend: str) -> None:
+    """A connection cut while the pool opens it (the race test_connection_killed_by_threads_in_flight hits now
+    and then) is opened again; a server that cuts every new connection makes the call UnavailableError."""
     config = fresh_config(backend)
+    server = config.mysql if backend == "mysql" else config.postgresql
+    proxy = _CuttingProxy(int(server.port))
+    server.port = proxy.port if backend == "mysql" else str(proxy.port)
     s = open_store(config)
     try:
         types = make_types(s)
-        database = s._backend.database
-        if backend == "mysql":
-            import pymysql
-
-            lost = pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query")
-        else:
-            import psycopg
-
-            lost = psycopg.errors.AdminShutdown("terminating connection due to administrator command")
-        real_acquire = database.acquire
-        acquire = mocker.patch.object(database, "acquire", side_effect=[lost, real_acquire()])
-        [aid] = s.put_artifacts([pb.Artifact(type_id=types.artifact, uri="/after-cut")])
-        assert acquire.call_count == 2
-        mocker.patch.object(database, "acquire", side_effect=lost)
+        [aid] = s.put_artifacts([pb.Artifact(type_id=types.artifact, uri="/before-cut")])
+        proxy.drop_all()  # the pooled connection dies; its replacement is cut while it is set up
+        proxy.cut_next = 1
+        s.put_artifacts([pb.Artifact(type_id=types.artifact, uri="/after-cut")])
+        assert proxy.cut == 1
+        proxy.drop_all()
+        proxy.cut_next = 100
         with pytest.raises(errors.UnavailableError, match="Cannot connect to the database server"):
             s.get_artifacts_by_id([aid])
-        mocker.stopall()
-        assert [a.uri for a in s.get_artifacts_by_id([aid])] == ["/after-cut"]
+        proxy.cut_next = 0
+        assert sorted(a.uri for a in s.get_artifacts()) == ["/after-cut", "/before-cut"]
     finally:
         close_store(s)
+        proxy.close()

@@ -123,14 +123,15 @@ def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
         args["ssl_verify_identity"] = bool(ssl.verify_server_cert)
     where = cfg.socket or f"{args.get('host')}:{args.get('port')}"
 
-    def connect(database: str | None) -> Any:
+    def connect(database: str | None, pooled: bool = False) -> Any:
+        """A pooled connection killed while it is set up raises the driver's error: Database.run connects again."""
         try:
             conn = pymysql.connect(database=database, **args)
             conn.encoding = "utf-8"  # what pymysql encodes queries and decodes text with: the bytes as they are
             return conn
         except pymysql.err.OperationalError as exc:
-            if database and exc.args and exc.args[0] == 1049:  # unknown database
-                raise
+            if exc.args and ((database and exc.args[0] == 1049) or (pooled and exc.args[0] in _MYSQL_GONE)):
+                raise  # 1049: unknown database
             raise errors.UnavailableError(f"Cannot connect to MySQL server at {where}: {exc}") from exc
         except pymysql.err.Error as exc:
             raise errors.UnavailableError(f"Cannot connect to MySQL server at {where}: {exc}") from exc
@@ -149,7 +150,7 @@ def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
             admin.close()
 
     def on_connect() -> Any:
-        conn = connect(cfg.database)
+        conn = connect(cfg.database, pooled=True)
         with conn.cursor() as cur:
             cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         return conn
@@ -164,6 +165,13 @@ _PG_RETRY = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock
 _PG_DUPLICATE = {"23505"}
 _PG_TABLE_EXISTS = {"42P07"}
 _PG_GONE_CLASSES = ("08", "57P")  # connection exceptions, operator intervention (terminated backend)
+
+
+def _pg_cut_off(exc: Exception) -> bool:
+    """Whether a connection attempt reached the server and was then cut (not refused, not rejected): libpq
+    reports it by message only, without an SQLSTATE."""
+    message = str(exc)
+    return "server closed the connection unexpectedly" in message or "terminating connection" in message
 
 
 class _FoldingPreparer(PGIdentifierPreparer):
@@ -192,11 +200,12 @@ def _postgres_engine(cfg: pb.PostgreSQLDatabaseConfig) -> sqlalchemy.Engine:
     params.setdefault("connect_timeout", 10)
     where = f"{cfg.host or cfg.hostaddr or 'localhost'}:{cfg.port or 5432}"
 
-    def connect(dbname: str, autocommit: bool = False) -> Any:
+    def connect(dbname: str, autocommit: bool = False, pooled: bool = False) -> Any:
+        """A pooled connection killed while it is set up raises the driver's error: Database.run connects again."""
         try:
             return psycopg.connect(dbname=dbname, autocommit=autocommit, **params)
         except psycopg.OperationalError as exc:
-            if dbname == cfg.dbname and "does not exist" in str(exc):
+            if (dbname == cfg.dbname and "does not exist" in str(exc)) or (pooled and _pg_cut_off(exc)):
                 raise
             raise errors.UnavailableError(f"Cannot connect to PostgreSQL server at {where}: {exc}") from exc
 
@@ -217,8 +226,8 @@ def _postgres_engine(cfg: pb.PostgreSQLDatabaseConfig) -> sqlalchemy.Engine:
             admin.close()
 
     engine = sqlalchemy.create_engine(
-        "postgresql+psycopg://", creator=lambda: connect(cfg.dbname, autocommit=True), paramstyle="format",
-        **_POOL_ARGS)
+        "postgresql+psycopg://", creator=lambda: connect(cfg.dbname, autocommit=True, pooled=True),
+        paramstyle="format", **_POOL_ARGS)
     engine.dialect.identifier_preparer = _FoldingPreparer(engine.dialect)
     # No `%s::INTEGER` casts on parameters: a statement is compiled once per shape, and a cast taken from a
     # column's type would make `id > 9223372036854775807` an error instead of no match (as on SQLite).
@@ -336,7 +345,7 @@ class Database:
         if code in _MYSQL_GONE:
             return True
         sqlstate = getattr(exc, "sqlstate", None) or ""
-        if sqlstate.startswith(_PG_GONE_CLASSES):
+        if sqlstate.startswith(_PG_GONE_CLASSES) or _pg_cut_off(exc):
             return True
         if getattr(raw, "closed", False) is True or getattr(raw, "open", True) is False:
             return True
