@@ -41,8 +41,10 @@ def decode_token(text: str) -> pb.ListOperationNextPageToken:
 
 
 def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | None, key: Any,
-               condition: Condition, params: Mapping[str, Any] | None = None) -> tuple[list[Any], str | None]:
-    """Nodes matching `condition` (cached under `key`), one page of them when options are given.
+               condition: Condition, params: Mapping[str, Any] | None = None, into: Any = None
+               ) -> tuple[list[Any], str | None]:
+    """Nodes matching `condition` (cached under `key`), one page of them when options are given; built in
+    `into` (a response's repeated field) when given.
 
     Returns (nodes, next_page_token or None)."""
     params = dict(params or {})
@@ -63,7 +65,7 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
 
     if options is None:
         q = call.q(("list_all", kind.name, key), lambda: where(nodes.node_select(kind)).order_by(t.c.id))
-        return nodes.build(call, kind, call.all(q, params)), None
+        return nodes.build(call, kind, call.all(q, params), into), None
 
     if options.max_result_size <= 0:
         raise errors.InvalidArgumentError(
@@ -124,7 +126,7 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
     if len(rows) > size:
         rows = rows[:size]
         token = encode_token(_next_token(options, field, rows, previous))
-    return nodes.build(call, kind, rows), token
+    return nodes.build(call, kind, rows, into), token
 
 
 def _next_token(options: pb.ListOperationOptions, field: int, rows: list[tuple],

@@ -85,8 +85,9 @@ def insert_events(call: Call, events: Sequence[pb.Event]) -> None:
 EVENT_ORDER = {"execution_id": lambda r: (r[2], r[0]), "artifact_id": lambda r: (r[1], r[2], r[3])}
 
 
-def get_events(call: Call, column: str, ids: Iterable[int]) -> list[pb.Event]:
-    """Events whose artifact_id or execution_id (`column`) is in ids, with their paths."""
+def get_events(call: Call, column: str, ids: Iterable[int], into: Any = None) -> list[pb.Event]:
+    """Events whose artifact_id or execution_id (`column`) is in ids, with their paths (built in `into`, a
+    response's repeated field, when given)."""
     q = call.q(("events_by", column), lambda: select(
         E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch
     ).where(E.c[column].in_(bindparam("ids", expanding=True))))
@@ -94,7 +95,7 @@ def get_events(call: Call, column: str, ids: Iterable[int]) -> list[pb.Event]:
     for chunk in call.chunked(sorted(set(ids))):
         rows.extend(call.all(q, {"ids": chunk}))
     rows.sort(key=EVENT_ORDER[column])
-    return list(events_from_rows(call, rows).values())
+    return list(events_from_rows(call, rows, into).values())
 
 
 def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None) -> dict[int, pb.Event]:

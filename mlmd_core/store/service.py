@@ -165,8 +165,7 @@ def _register_node_rpcs(kind: NodeKind) -> None:
 
     @rpc(f"Get{label}s")
     def get_nodes(call: Call, req: Any, resp: Any) -> None:
-        _respond_page(resp, plural, paging.list_nodes(
-            call, kind, req.options if req.HasField("options") else None, "all", None))
+        _respond_page(call, kind, req, resp, "all", None)
 
     @rpc(f"Get{label}sByID")
     def get_by_id(call: Call, req: Any, resp: Any) -> None:
@@ -180,9 +179,7 @@ def _register_node_rpcs(kind: NodeKind) -> None:
         rows = types.find_types(call, kind, req.type_name, req.type_version or None)
         if not rows:
             return
-        _respond_page(resp, plural, paging.list_nodes(
-            call, kind, req.options if req.HasField("options") else None, "by_type", _type_condition,
-            {"type_id": rows[0][0]}))
+        _respond_page(call, kind, req, resp, "by_type", _type_condition, {"type_id": rows[0][0]})
 
     @rpc(f"Get{label}ByTypeAndName")
     def get_by_type_and_name(call: Call, req: Any, resp: Any) -> None:
@@ -209,9 +206,11 @@ def _register_node_rpcs(kind: NodeKind) -> None:
         getattr(resp, plural).extend(found[i] for i in sorted(found))
 
 
-def _respond_page(resp: Any, field: str, page: tuple[list[Any], str | None]) -> None:
-    found, token = page
-    getattr(resp, field).extend(found)
+def _respond_page(call: Call, kind: NodeKind, req: Any, resp: Any, key: str, condition: paging.Condition,
+                  params: dict[str, Any] | None = None) -> None:
+    """One page of the nodes a Get*Request's options ask for, built in the response (paging.list_nodes)."""
+    options = req.options if req.HasField("options") else None
+    _, token = paging.list_nodes(call, kind, options, key, condition, params, into=getattr(resp, _plural(kind)))
     if token:
         resp.next_page_token = token
 
@@ -241,12 +240,12 @@ def put_events(call: Call, req: Any, resp: Any) -> None:
 
 @rpc("GetEventsByExecutionIDs")
 def get_events_by_execution_ids(call: Call, req: Any, resp: Any) -> None:
-    resp.events.extend(relations.get_events(call, "execution_id", req.execution_ids))
+    relations.get_events(call, "execution_id", req.execution_ids, into=resp.events)
 
 
 @rpc("GetEventsByArtifactIDs")
 def get_events_by_artifact_ids(call: Call, req: Any, resp: Any) -> None:
-    resp.events.extend(relations.get_events(call, "artifact_id", req.artifact_ids))
+    relations.get_events(call, "artifact_id", req.artifact_ids, into=resp.events)
 
 
 @rpc("PutAttributionsAndAssociations")
@@ -297,16 +296,12 @@ def _member_condition(kind: NodeKind) -> Any:
 
 @rpc("GetArtifactsByContext")
 def get_artifacts_by_context(call: Call, req: Any, resp: Any) -> None:
-    _respond_page(resp, "artifacts", paging.list_nodes(
-        call, ARTIFACT, req.options if req.HasField("options") else None, "by_context", _member_condition,
-        {"context_id": req.context_id}))
+    _respond_page(call, ARTIFACT, req, resp, "by_context", _member_condition, {"context_id": req.context_id})
 
 
 @rpc("GetExecutionsByContext")
 def get_executions_by_context(call: Call, req: Any, resp: Any) -> None:
-    _respond_page(resp, "executions", paging.list_nodes(
-        call, EXECUTION, req.options if req.HasField("options") else None, "by_context", _member_condition,
-        {"context_id": req.context_id}))
+    _respond_page(call, EXECUTION, req, resp, "by_context", _member_condition, {"context_id": req.context_id})
 
 
 # ----------------------------------------------------------------------------------- composite writes
