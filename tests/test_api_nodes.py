@@ -272,6 +272,23 @@ def test_empty_external_id_and_name_are_values(store, types):
     assert len(store.get_artifacts()) == 1
 
 
+def test_over_long_name_is_refused_on_servers_not_cut(store, types):
+    """MLMD's server schema holds names of up to 255 characters: a longer one is refused, storing nothing, in a
+    batch as alone (a batch goes in one multi-row statement, on PostgreSQL as column arrays: no cast on the way
+    may cut the value)."""
+    long_name = "n" * 256
+    batch = [pb.Artifact(type_id=types.artifact, name=f"short{i}") for i in range(20)]
+    batch.append(pb.Artifact(type_id=types.artifact, name=long_name))
+    if store_dialect(store) == "sqlite":  # SQLite does not enforce VARCHAR lengths, for ml-metadata neither
+        store.put_artifacts(batch)
+        assert sorted(a.name for a in store.get_artifacts()) == sorted(a.name for a in batch)
+        return
+    for artifacts in (batch, batch[-1:]):
+        with pytest.raises(errors.InvalidArgumentError, match="does not fit"):
+            store.put_artifacts(artifacts)
+    assert store.get_artifacts() == []
+
+
 @only_mlmd_core  # ml-metadata 1.17.1 fails with InternalError "no such column: inf" (its SQL text bug)
 def test_special_doubles_round_trip(store, types):
     import math

@@ -2,7 +2,8 @@
 
 SQLAlchemy builds every statement (and owns dialects, pooling and DDL); this module only skips the
 per-call compile/bind layer, which costs more than the SQLite work itself on the hot paths. Lists bound
-with ``bindparam(name, expanding=True)`` are expanded here, per list length.
+with ``bindparam(name, expanding=True)`` are expanded here, per list length (on PostgreSQL, past
+PG_ARRAY_ABOVE values, a list goes as one array).
 """
 
 from __future__ import annotations
@@ -11,17 +12,22 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
 _EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
+_IN_LIST = re.compile(r"(NOT )?IN \(__\[POSTCOMPILE_\w+\]\)")
+# psycopg parses a statement's text (%s -> $n) once and keeps it only up to 50 parameters; a longer list is
+# parsed anew on every call (1 ms for 300), so on PostgreSQL longer lists go as arrays, one parameter each.
+PG_ARRAY_ABOVE = 50
 
 
 class Statement:
     """One statement for one dialect: its SQL text and the order of its (positional) parameters."""
 
     __slots__ = ("sql", "names", "expanding", "defaults", "_by_lengths", "_placeholder", "multi_row", "suffix",
-                 "_update", "_quote")
+                 "_array_sql", "_unnest", "_update", "_quote")
 
     def __init__(self, element: Any, dialect: Dialect):
         compiled = element.compile(dialect=dialect)
@@ -30,13 +36,21 @@ class Statement:
         self.sql: str = compiled.string
         self.names: tuple[str, ...] = tuple(compiled.positiontup)
         self.expanding = frozenset(_EXPANDING.findall(self.sql))
+        # PostgreSQL, lists longer than PG_ARRAY_ABOVE: `= ANY(%s)` with an array, one text whatever the length.
+        self._array_sql: str | None = None
+        if dialect.name == "postgresql" and self.expanding:
+            self._array_sql = _IN_LIST.sub(lambda m: "<> ALL(%s)" if m.group(1) else "= ANY(%s)", self.sql)
+            if _EXPANDING.search(self._array_sql):
+                raise ValueError(f"a list parameter outside [NOT] IN (...): {self.sql}")
         # Values the statement carries itself (literals in WHERE clauses become bound parameters).
         self.defaults = {k: v for k, v in compiled.params.items() if v is not None}
         self._by_lengths: dict[tuple[int, ...], str] = {}
         self._placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
-        # An INSERT ... VALUES (...) of insert_values: servers send many rows as one multi-row statement.
+        # An INSERT ... VALUES (...) of insert_values: servers send many rows as one multi-row statement
+        # (PostgreSQL, past PG_ARRAY_ABOVE values: one array of each column's values, the same text for any count).
         self.multi_row = isinstance(element, insert_values)
         self.suffix = element.suffix(dialect.identifier_preparer) if self.multi_row else ""
+        self._unnest = element.unnest_text(dialect) if self.multi_row and dialect.name == "postgresql" else None
         # An update_by_id on MySQL: pymysql's executemany sends one UPDATE per row; rows_sql sends one in all.
         self._update = element if isinstance(element, update_by_id) and dialect.name == "mysql" else None
         self._quote = dialect.identifier_preparer
@@ -50,10 +64,17 @@ class Statement:
         """The parameters of rows_sql(len(rows)) for these row tuples."""
         if self._update is not None:
             return self._update.rows_params(rows)
+        if self._unnests(len(rows)):
+            return [list(column) for column in zip(*rows)]
         return [v for row in rows for v in row]
+
+    def _unnests(self, count: int) -> bool:
+        return self._unnest is not None and count * len(self.names) > PG_ARRAY_ABOVE
 
     def rows_sql(self, count: int, returning: bool) -> str:
         """The statement for `count` row tuples at once (an INSERT with RETURNING id if asked)."""
+        if self._unnests(count):
+            return self._unnest + (" RETURNING id" if returning else "")  # type: ignore[operator]
         key = (-count, returning)
         sql = self._by_lengths.get(key)  # type: ignore[call-overload]
         if sql is None:
@@ -71,6 +92,9 @@ class Statement:
             params = {**self.defaults, **params}
         if not self.expanding:
             return self.sql, tuple(params[n] for n in self.names)
+        if self._array_sql is not None and (
+                len(self.names) - len(self.expanding) + sum(len(params[n]) for n in self.expanding) > PG_ARRAY_ABOVE):
+            return self._array_sql, tuple(list(params[n]) if n in self.expanding else params[n] for n in self.names)
         values: list[Any] = []
         lengths: list[int] = []
         for name in self.names:
@@ -206,7 +230,7 @@ class Cursor:
             return ids
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
-            params = [v for row in chunk for v in row]
+            params = stmt.rows_params(chunk)
             if strategy == "returning":
                 cursor.execute(stmt.rows_sql(len(chunk), True), params)
                 ids.extend(sorted(int(r[0]) for r in cursor.fetchall()))
@@ -253,6 +277,18 @@ class insert_values(_TextStatement):  # noqa: N801 - used like a statement const
     def suffix(self, quote: Any) -> str:
         """What follows the VALUES tuples (a multi-row statement repeats the tuple, not this)."""
         return " ON CONFLICT DO NOTHING" if self.skip_duplicates and quote.dialect.name == "postgresql" else ""
+
+    def unnest_text(self, dialect: Dialect) -> str:
+        """PostgreSQL: the rows as one array parameter per column, in row order (the order ids are given in).
+        Text arrays are TEXT[]: a cast to VARCHAR(255) would cut a longer value silently, where the insert into
+        the column refuses it."""
+        quote = dialect.identifier_preparer
+        columns = ", ".join(quote.quote(n) for n in self.names)
+        types = ("TEXT" if isinstance(self.table.c[n].type, String) else self.table.c[n].type.compile(dialect)
+                 for n in self.names)
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        table = quote.format_table(self.table)
+        return f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){self.suffix(quote)}"
 
 
 class update_by_id(_TextStatement):  # noqa: N801 - used like a statement constructor
