@@ -16,7 +16,6 @@ from store_fixtures import (
     open_store,
     pb,
     raw_call,
-    store,  # noqa: F401, F811 - a fixture
     svc_pb,
     tick,
 )
@@ -304,17 +303,22 @@ def test_raw_update_time_token_format(data):
     assert decoded.set_options == req.options
 
 
-def test_raw_update_time_page_ending_inside_a_long_run_of_equal_times(store):  # noqa: F811
+@pytest.mark.parametrize("backend", STORE_BACKENDS)
+def test_raw_update_time_page_ending_inside_a_long_run_of_equal_times(backend):
     """A page ends inside 90 artifacts updated at the same time: the next page leaves out the 70 ids the token
     lists (a long NOT IN list: on PostgreSQL it goes as an array)."""
-    ids = store.put_artifacts([pb.Artifact(type_id=make_types(store).artifact, uri=f"/{i}") for i in range(90)])
-    req = _request(max_result_size=70, field=Field.LAST_UPDATE_TIME, is_asc=True)
-    first = raw_call(store, "GetArtifacts", req)
-    assert len(_decode(first.next_page_token).listed_ids) == 70
-    req.options.next_page_token = first.next_page_token
-    second = raw_call(store, "GetArtifacts", req)
-    assert _ids(first.artifacts) + _ids(second.artifacts) == ids
-    assert not second.next_page_token
+    s = open_store(backend_config(backend))
+    try:
+        ids = s.put_artifacts([pb.Artifact(type_id=make_types(s).artifact, uri=f"/{i}") for i in range(90)])
+        req = _request(max_result_size=70, field=Field.LAST_UPDATE_TIME, is_asc=True)
+        first = raw_call(s, "GetArtifacts", req)
+        assert len(_decode(first.next_page_token).listed_ids) == 70
+        req.options.next_page_token = first.next_page_token
+        second = raw_call(s, "GetArtifacts", req)
+        assert _ids(first.artifacts) + _ids(second.artifacts) == ids
+        assert not second.next_page_token
+    finally:
+        close_store(s)
 
 
 @pytest.mark.parametrize("field,key", [(Field.ID, "id"), (Field.CREATE_TIME, "create"),

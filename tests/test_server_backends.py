@@ -445,6 +445,7 @@ class _CuttingProxy:
         for s in self.open:
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
+            s.close()
         self.open.clear()
 
     def close(self) -> None:
