@@ -109,3 +109,22 @@ def test_installed_console_script(mlmd_db: dict[int, Path], tmp_path: Path) -> N
     proc = subprocess.run([str(script), "db", "current", "--sqlite", str(db)], capture_output=True, text=True,
                           timeout=120, check=False)
     assert proc.stdout == f"{db}: schema version 10 (up to date)\n"
+
+
+def test_upgrade_adds_the_lookup_indexes_to_an_ml_metadata_store(mlmd_db: dict[int, Path],  # noqa: F811
+                                                                 tmp_path: Path) -> None:
+    """A v10 store that ml-metadata created lacks mlmd_core's lookup indexes: `current` says so, `upgrade`
+    adds them (opening alone changes no schema)."""
+    db = tmp_path / "theirs.sqlite"
+    shutil.copy(mlmd_db[10], db)
+    names = "idx_attribution_artifact_id, idx_association_execution_id"
+    with mlmd.MetadataStore(_config(db)) as store:
+        assert len(store.get_artifacts()) == 151
+    assert _run("db", "current", "--sqlite", str(db)) == (
+        0, f"{db}: schema version 10 (up to date; without mlmd_core's lookup indexes {names}: `mlmd db upgrade` "
+           "adds them)\n")
+    assert _run("db", "upgrade", "--sqlite", str(db)) == (
+        0, f"{db}: at schema version 10; added mlmd_core's lookup indexes {names}\n")
+    assert bootstrap.missing_lookup_indexes(_config(db)) == []
+    assert _run("db", "current", "--sqlite", str(db)) == (0, f"{db}: schema version 10 (up to date)\n")
+    assert _run("db", "upgrade", "--sqlite", str(db)) == (0, f"{db}: already at schema version 10\n")

@@ -37,6 +37,7 @@ from google.protobuf import struct_pb2, text_format
 
 import mlmd_core as mlmd
 from mlmd_core.proto import metadata_store_pb2 as pb
+from mlmd_core.store.schema import LOOKUP_INDEXES
 
 try:
     import server_backends
@@ -104,7 +105,7 @@ GROUPS = BASIC_GROUPS + [pytest.param(g, marks=pytest.mark.xfail(reason=why, str
 _MYSQL_TYPE_BY_NAME = ("ml-metadata on MySQL leaves external_id out of get_*_type(name[, version]) answers "
                        "(get_*_types_by_id and _by_external_ids give it); mlmd_core gives it", True)
 _MYSQL_ROW_ORDER = ("rows come in another order: the server orders ml-metadata's statements by its plan (e.g. a "
-                    "long id list: events in Event id order, lineage links in their table's order), mlmd_core's "
+                    "long id list: events in Event id order), mlmd_core's "
                     "by another plan (plan-dependent, hence not strict)", False)
 MYSQL_NOT_YET: dict[str, tuple[str, bool]] = {
     "get_artifact_type": _MYSQL_TYPE_BY_NAME,
@@ -113,7 +114,6 @@ MYSQL_NOT_YET: dict[str, tuple[str, bool]] = {
     "get_execution_types_by_external_ids": _MYSQL_ROW_ORDER,
     "get_events_by_execution_ids": _MYSQL_ROW_ORDER,
     "get_events_by_artifact_ids": _MYSQL_ROW_ORDER,
-    scenario.LINEAGE_GROUP: _MYSQL_ROW_ORDER,
 }
 
 
@@ -363,7 +363,7 @@ def compare(expected: Dump, got: Dump, groups: list[str] | set[str], normalize: 
         if key not in expected or key not in got:
             problems.append(f"{key}: only in {'expected' if key in expected else 'got'}")
             continue
-        e, g = _parse(expected[key]), _parse(got[key])
+        e, g = _links_as_sets(_parse(expected[key])), _links_as_sets(_parse(got[key]))
         if normalize is not None:
             e, g = normalize(e), normalize(g)
         if e != g:
@@ -372,6 +372,26 @@ def compare(expected: Dump, got: Dump, groups: list[str] | set[str], normalize: 
     if len(problems) > max_shown:
         problems = problems[:max_shown] + [f"... and {len(problems) - max_shown} more differing calls"]
     return problems
+
+
+def _links_as_sets(value: Any) -> Any:
+    """A LineageGraph with its attributions and associations in a canonical order (other values as they are).
+    ml-metadata reads a graph's links by `node_id IN (...)` without ORDER BY, so their order is its query
+    plan's: by link id where it scans the table, by node where mlmd_core's lookup indexes (schema.LOOKUP_INDEXES,
+    on every store mlmd_core creates) serve the lookup. Only the set is defined."""
+    if not (hasattr(value, "DESCRIPTOR") and value.DESCRIPTOR.name == "LineageGraph"):
+        return value
+    copy = type(value)()
+    copy.CopyFrom(value)
+    _sort_links(copy)
+    return copy
+
+
+def _sort_links(graph: Any) -> None:
+    for name in ("attributions", "associations"):
+        links = sorted(getattr(graph, name), key=lambda m: m.SerializeToString(deterministic=True))
+        graph.ClearField(name)
+        getattr(graph, name).extend(links)
 
 
 def assert_same(expected: Dump, got: Dump, groups: list[str] | set[str], what: str,
@@ -410,10 +430,7 @@ def _is_repeated(field: Any) -> bool:
 def _strip(message: Any) -> None:
     if message.DESCRIPTOR.name == "LineageGraph":
         # ml-metadata writes a call's links in the order of a hash set of node ids; only the set is defined.
-        for name in ("attributions", "associations"):
-            links = sorted(getattr(message, name), key=lambda m: m.SerializeToString(deterministic=True))
-            message.ClearField(name)
-            getattr(message, name).extend(links)
+        _sort_links(message)
     for field, value in message.ListFields():
         if field.name in ("create_time_since_epoch", "last_update_time_since_epoch"):
             message.ClearField(field.name)
@@ -848,14 +865,33 @@ def _pg_schema(db: str) -> dict[str, Any]:
     return out
 
 
+def _without_lookup_indexes(schema: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A schema dump (_schema, _mysql_schema, _pg_schema) without mlmd_core's lookup indexes, and their
+    names as found (SQLite: an entry each; servers: rows of their table's index list)."""
+    names = {i.name for i in LOOKUP_INDEXES}
+    found: list[str] = []
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key.startswith("index ") and key[len("index "):] in names:
+            found.append(key[len("index "):])
+        elif key.endswith(" indexes"):
+            found += [row[0] for row in value if row[0] in names]
+            out[key] = [row for row in value if row[0] not in names]
+        else:
+            out[key] = value
+    return out, sorted(found)
+
+
 def test_fresh_schema_matches_ml_metadata(tmp_path: Path, backend: str) -> None:
     """An empty store created by mlmd_core has ml-metadata's schema (on SQLite as far as SQLite behaviour
-    goes; on MySQL as information_schema tells it; on PostgreSQL as information_schema and pg_catalog do)."""
+    goes; on MySQL as information_schema tells it; on PostgreSQL as information_schema and pg_catalog do),
+    and mlmd_core's lookup indexes besides."""
     ml_db, core_db = new_store(backend, tmp_path / "ml.db"), new_store(backend, tmp_path / "core.db")
     _side("create", str(ml_db))
     _core_store(core_db, "READWRITE_OPENCREATE").close()
     schema = _mysql_schema if _is_mysql(ml_db) else _pg_schema if _is_postgresql(ml_db) else _schema
-    expected, got = schema(ml_db), schema(core_db)
+    expected, (got, lookup) = schema(ml_db), _without_lookup_indexes(schema(core_db))
+    assert lookup == sorted(i.name for i in LOOKUP_INDEXES), "mlmd_core's own lookup indexes"
     differences = [f"{key}:\n  expected {expected.get(key)!r}\n  got      {got.get(key)!r}"
                    for key in sorted(set(expected) | set(got)) if expected.get(key) != got.get(key)]
     assert not differences, "schema differs from ml-metadata's:\n" + "\n".join(differences)

@@ -91,12 +91,23 @@ def mlmd_upgraded(mlmd_db: dict[int, Path], tmp_path_factory: pytest.TempPathFac
 # ------------------------------------------------------------------------------ SQLite comparison
 
 
+# mlmd_core's own indexes beside MLMD's v10 schema (a new store, an upgrade to 10): (table, name, columns).
+LOOKUP_INDEXES = sorted((i.table.name, i.name, [c.name for c in i.columns]) for i in v10_schema.LOOKUP_INDEXES)
+
+
+def with_lookup_indexes(struct: dict[str, Any]) -> dict[str, Any]:
+    """An ml-metadata v10 structure as mlmd_core makes it: with its lookup indexes."""
+    return {**struct, "lookup indexes": LOOKUP_INDEXES}
+
+
 def structure(db: Path) -> dict[str, Any]:
     """What a SQLite schema does, whatever its DDL text says: per table the columns (affinity, NOT NULL,
-    default, key position), AUTOINCREMENT, unique constraints and named indexes (columns, partial)."""
+    default, key position), AUTOINCREMENT, unique constraints and named indexes (columns, partial);
+    mlmd_core's lookup indexes apart, under "lookup indexes"."""
+    lookup_names = {name for _, name, _ in LOOKUP_INDEXES}
     con = sqlite3.connect(db)
     try:
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = {"lookup indexes": []}
         for table, sql in con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' "
                                       "AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall():
             columns = con.execute(f"PRAGMA table_info('{table}')").fetchall()
@@ -113,9 +124,13 @@ def structure(db: Path) -> dict[str, Any]:
                 if partial:
                     idx_sql = con.execute("SELECT sql FROM sqlite_master WHERE name = ?", (index,)).fetchone()[0]
                     where = re.sub(r"[\s`\"]+", " ", re.split(r"\bWHERE\b", idx_sql, flags=re.I)[1]).strip().lower()
+                if label in lookup_names:
+                    out["lookup indexes"].append((table, label, idx_cols))
+                    continue
                 indexes.append((label, bool(unique), idx_cols, where))
             out[table] = {"autoincrement": "AUTOINCREMENT" in sql.upper(), "columns": cols,
                           "indexes": sorted(indexes, key=repr)}
+        out["lookup indexes"].sort()
         return out
     finally:
         con.close()
@@ -131,8 +146,12 @@ def rows(db: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
-def assert_same_db(expected: Path, got: Path, what: str) -> None:
+def assert_same_db(expected: Path, got: Path, what: str, lookup_indexes_added: bool = False) -> None:
+    """The same structure and rows; with `lookup_indexes_added`, `got` has mlmd_core's lookup indexes
+    besides (an ml-metadata store brought to v10 by mlmd_core)."""
     e, g = structure(expected), structure(got)
+    if lookup_indexes_added:
+        e = with_lookup_indexes(e)
     assert sorted(e) == sorted(g), f"{what}: tables differ"
     for table in e:
         assert e[table] == g[table], f"{what}: table {table} differs"
@@ -187,7 +206,7 @@ def test_upgrade_matches_ml_metadata(mlmd_db: dict[int, Path], mlmd_upgraded: di
     db = _copy(mlmd_db[version], tmp_path, "old.sqlite")
     mlmd.MetadataStore(_config(db), enable_upgrade_migration=True).close()
     assert _version(db) == LATEST
-    assert_same_db(mlmd_upgraded[version], db, f"upgrade from v{version}")
+    assert_same_db(mlmd_upgraded[version], db, f"upgrade from v{version}", lookup_indexes_added=True)
 
 
 @pytest.mark.parametrize("version", MAIN_OLD_VERSIONS)
@@ -234,7 +253,7 @@ def test_upgrade_dedupes_events_as_ml_metadata(mlmd_db: dict[int, Path], tmp_pat
     theirs = _copy(db, tmp_path, "theirs.sqlite")
     _side("upgrade", str(theirs))
     mlmd.MetadataStore(_config(db), enable_upgrade_migration=True).close()
-    assert_same_db(theirs, db, "upgrade of duplicated events")
+    assert_same_db(theirs, db, "upgrade of duplicated events", lookup_indexes_added=True)
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM EventPath WHERE step_key LIKE 'dup-of-%'").fetchone()[0] == 5
 
@@ -263,7 +282,9 @@ def test_ml_metadata_upgrades_and_reads_our_downgrade(mlmd_db: dict[int, Path], 
 def test_step_up_then_down_restores_the_database(mlmd_db: dict[int, Path], tmp_path: Path, version: int) -> None:
     db = _copy(mlmd_db[version - 1], tmp_path, "db.sqlite")
     assert bootstrap.migrate(_config(db), version) == (version - 1, version)
-    assert structure(db) == structure(mlmd_db[version]), f"v{version - 1} -> v{version} is not MLMD's v{version}"
+    theirs = structure(mlmd_db[version])
+    assert structure(db) == (with_lookup_indexes(theirs) if version == LATEST else theirs), \
+        f"v{version - 1} -> v{version} is not MLMD's v{version}"
     assert bootstrap.migrate(_config(db), version - 1) == (version, version - 1)
     assert_same_db(mlmd_db[version - 1], db, f"v{version - 1} -> v{version} -> v{version - 1}")
 
@@ -277,8 +298,26 @@ def test_step_down_then_up_keeps_what_the_older_schema_holds(mlmd_db: dict[int, 
     # What survives is what MLMD's own downgrade kept, brought up again.
     expected = _copy(mlmd_db[version - 1], tmp_path, "expected.sqlite")
     bootstrap.migrate(_config(expected), version)
-    assert structure(db) == structure(mlmd_db[version])
+    theirs = structure(mlmd_db[version])
+    assert structure(db) == (with_lookup_indexes(theirs) if version == LATEST else theirs)
     assert_same_db(expected, db, f"v{version} -> v{version - 1} -> v{version}")
+
+
+def test_lookup_indexes_come_with_consent_and_go_with_a_downgrade(mlmd_db: dict[int, Path],
+                                                                   tmp_path: Path) -> None:
+    """ml-metadata's v10 store gets mlmd_core's lookup indexes only when schema changes are allowed
+    (enable_upgrade_migration); ml-metadata reads it the same with them; a downgrade leaves ml-metadata's v9."""
+    db = _copy(mlmd_db[10], tmp_path, "theirs.sqlite")
+    theirs = structure(db)
+    mlmd.MetadataStore(_config(db)).close()
+    assert structure(db) == theirs
+    expected = _side_json("dump", _copy(db, tmp_path, "before.sqlite"))
+    mlmd.MetadataStore(_config(db), enable_upgrade_migration=True).close()
+    assert structure(db) == with_lookup_indexes(theirs)
+    assert_same(expected, _side_json("dump", db), BASIC_GROUPS,
+                "ml-metadata without (expected) and with (got) mlmd_core's lookup indexes")
+    mlmd.downgrade_schema(_config(db), 9)
+    assert_same_db(mlmd_db[9], db, "downgrade to v9 of a store with the lookup indexes")
 
 
 def test_failed_step_rolls_back(mlmd_db: dict[int, Path], tmp_path: Path) -> None:
@@ -346,6 +385,6 @@ def test_side_fixture_versions(mlmd_db: dict[int, Path]) -> None:
     """The fixtures are what they claim to be (ml-metadata's MLMDEnv, none at 0)."""
     for version, path in mlmd_db.items():
         assert _version(path) == version
-    assert json.dumps(sorted(structure(mlmd_db[0]))) == json.dumps(
+    assert json.dumps(sorted(set(structure(mlmd_db[0])) - {"lookup indexes"})) == json.dumps(
         ["Artifact", "ArtifactProperty", "Event", "EventPath", "Execution", "ExecutionProperty", "Type",
          "TypeProperty"])

@@ -20,6 +20,7 @@ from test_interop import scenario, without_timestamps
 import mlmd_core as mlmd
 from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.store import bootstrap
+from mlmd_core.store.schema import LOOKUP_INDEXES
 
 
 def _populate(store: mlmd.MetadataStore) -> None:
@@ -137,8 +138,12 @@ def test_each_step_round_trips(backend: str) -> None:
     config = server_backends.fresh_config(backend)
     mlmd.MetadataStore(config).close()
     fresh = _shape(config)
+    lookup = sorted(i.name for i in LOOKUP_INDEXES)
+    assert bootstrap.missing_lookup_indexes(config) == []
     for version in range(10, 0, -1):
         assert bootstrap.migrate(config, version - 1) == (version, version - 1)
+        if version == 10:  # leaving v10 drops mlmd_core's own indexes (the upgrade back creates them)
+            assert sorted(bootstrap.missing_lookup_indexes(config)) == lookup
     for version in range(1, 11):
         assert bootstrap.migrate(config, version) == (version - 1, version)
     assert _shape(config) == fresh

@@ -44,6 +44,9 @@ def current(config: pb.ConnectionConfig) -> None:
         click.echo(f"{describe(config)}: schema version {version} (library version {library}: run `mlmd db upgrade`)")
     elif version > library:
         click.echo(f"{describe(config)}: schema version {version} (newer than library version {library})")
+    elif missing := _run(lambda: bootstrap.missing_lookup_indexes(config)):
+        click.echo(f"{describe(config)}: schema version {version} (up to date; without mlmd_core's lookup indexes "
+                   f"{', '.join(missing)}: `mlmd db upgrade` adds them)")
     else:
         click.echo(f"{describe(config)}: schema version {version} (up to date)")
 
@@ -54,11 +57,13 @@ def current(config: pb.ConnectionConfig) -> None:
               help="Stop at this version (default: the library's). Without --to, an empty store gets the "
                    "schema and the MLMD system types, as MetadataStore(config, enable_upgrade_migration=True).")
 def upgrade(config: pb.ConnectionConfig, target: int | None) -> None:
-    """Upgrade the store's schema, one version step at a time."""
+    """Upgrade the store's schema, one version step at a time (and add mlmd_core's lookup indexes to a
+    store at the library's version that lacks them)."""
     from mlmd_core.metadata_store import MetadataStore
     from mlmd_core.store import bootstrap
 
     before = _run(lambda: bootstrap.stored_version(config))
+    missing = _run(lambda: bootstrap.missing_lookup_indexes(config)) if before == bootstrap.LIBRARY_VERSION else []
     if target is None:
         _run(lambda: MetadataStore(config, enable_upgrade_migration=True).close())
         target = bootstrap.LIBRARY_VERSION
@@ -66,7 +71,10 @@ def upgrade(config: pb.ConnectionConfig, target: int | None) -> None:
         if before is not None and target < before:
             raise click.UsageError(f"the store is at version {before}; use `mlmd db downgrade --to {target}`")
         _run(lambda: bootstrap.migrate(config, target))
-    if before == target:
+    if before == target and missing:
+        click.echo(f"{describe(config)}: at schema version {target}; added mlmd_core's lookup indexes "
+                   f"{', '.join(missing)}")
+    elif before == target:
         click.echo(f"{describe(config)}: already at schema version {target}")
     elif before is None:
         click.echo(f"{describe(config)}: created schema version {target}")

@@ -3,6 +3,7 @@ make sure the nine MLMD system types exist — all in one transaction, so racing
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
@@ -20,6 +21,7 @@ from mlmd_core.store.service import SqlService
 from mlmd_core.store.sql import insert_values
 
 LIBRARY_VERSION = schema.SCHEMA_VERSION
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -41,6 +43,8 @@ def open_service(config: pb.ConnectionConfig, migration_options: pb.MigrationOpt
         if _in_transaction(database, raw, lambda: _prepare(call, database, migration_options)):
             migrations.upgrade(call, database, LIBRARY_VERSION)
             _in_transaction(database, raw, lambda: _prepare(call, database, migration_options))
+        if migration_options.enable_upgrade_migration and not database.read_only:
+            _add_lookup_indexes(call, database)
     except BaseException as exc:
         database.release(handle)
         database.dispose()
@@ -65,6 +69,20 @@ def _in_transaction(database: Database, raw: object, body: Callable[[], T]) -> T
         raise
     finally:
         database.unlock_schema(raw)
+
+
+def _add_lookup_indexes(call: Call, database: Database) -> None:
+    """mlmd_core's own indexes (schema.LOOKUP_INDEXES) on a v10 database that lacks them (one ml-metadata
+    created), when the user allows schema changes: opening alone changes no schema. Only speed depends on
+    them, so a user who may not create indexes gets a warning, not an error."""
+    try:
+        created = _in_transaction(database, call.raw, lambda: migrations.ensure_lookup_indexes(call, database))
+    except (sqlite3.Error, database.dialect.loaded_dbapi.Error) as exc:
+        log.warning("Could not create the indexes %s (%s): lookups of links by node will scan their tables.",
+                    ", ".join(i.name for i in schema.LOOKUP_INDEXES), exc)
+        return
+    if created:
+        log.info("Created the indexes %s.", ", ".join(created))
 
 
 # Re-exported: the version readers live with the migrations.
@@ -135,13 +153,15 @@ def _prepare(call: Call, database: Database, migration_options: pb.MigrationOpti
 
 
 def create_schema(call: Call, database: Database) -> None:
-    """Creates the v10 tables and indexes and records the version."""
+    """Creates the v10 tables and indexes (MLMD's and mlmd_core's lookup indexes) and records the version."""
     dialect = database.dialect
     cursor = call.raw.cursor()
     for table in schema.metadata.sorted_tables:
         cursor.execute(str(CreateTable(table).compile(dialect=dialect)))
         for index in sorted(table.indexes, key=lambda i: i.name or ""):
             cursor.execute(str(CreateIndex(index).compile(dialect=dialect)))
+    for index in schema.LOOKUP_INDEXES:
+        cursor.execute(str(CreateIndex(index).compile(dialect=dialect)))
     call.many_tuples(call.q("insert_version", lambda: insert_values(schema.mlmd_env, "schema_version")),
                      [(LIBRARY_VERSION,)])
 
@@ -178,6 +198,13 @@ def stored_version(config: pb.ConnectionConfig) -> int | None:
         database, call.raw, lambda: schema_version(call, table_names(call, database))))
 
 
+def missing_lookup_indexes(config: pb.ConnectionConfig) -> list[str]:
+    """Which of mlmd_core's lookup indexes (schema.LOOKUP_INDEXES) the configured database lacks (one that
+    ml-metadata created, opened without enable_upgrade_migration). Reads only."""
+    return _with_call(config, lambda call, database: _in_transaction(
+        database, call.raw, lambda: migrations.missing_lookup_indexes(call, database)))
+
+
 def migrate(config: pb.ConnectionConfig, target: int) -> tuple[int, int]:
     """Moves the configured database's schema up or down to `target` step by step, without the extra checks
     and messages of MetadataStore(enable_upgrade_migration=True) and downgrade_schema (the CLI and tests use
@@ -198,6 +225,8 @@ def migrate(config: pb.ConnectionConfig, target: int) -> tuple[int, int]:
             migrations.upgrade(call, database, target)
         elif target < version:
             migrations.downgrade(call, database, target)
+        elif target == LIBRARY_VERSION:
+            _add_lookup_indexes(call, database)
         return version, target
 
     return _with_call(config, body)

@@ -103,17 +103,24 @@ def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None) -> dic
     type, milliseconds_since_epoch) rows; built in place in `into` (a repeated field) when given."""
     q = call.q("event_paths", lambda: select(EP.c.event_id, EP.c.is_index_step, EP.c.step_index, EP.c.step_key)
                .where(EP.c.event_id.in_(bindparam("ids", expanding=True))))
-    steps: dict[int, list[dict[str, Any]]] = {}
+    steps: dict[int, list[tuple]] = {}
     for chunk in call.chunked([r[0] for r in rows]):
         for event_id, is_index, index, key in call.all(q, {"ids": chunk}):
-            steps.setdefault(event_id, []).append({"index": index} if is_index else {"key": key})
-    # Each event built in one call, its path included: setting fields one by one costs a Python call each.
+            steps.setdefault(event_id, []).append((is_index, index, key))
+    # Each event built in one call, its path included (setting fields one by one costs a Python call each);
+    # a path is built once per distinct sequence of steps (a pipeline's events share a few) and copied.
     make = pb.Event if into is None else into.add
     events: dict[int, pb.Event] = {}
+    built: dict[tuple, pb.Event.Path] = {}
     for event_id, artifact_id, execution_id, event_type, millis in rows:
-        path = steps.get(event_id)
+        path = None
+        if (event_steps := steps.get(event_id)) is not None:
+            path = built.get(shape := tuple(event_steps))
+            if path is None:
+                path = built[shape] = pb.Event.Path(steps=[{"index": index} if is_index else {"key": key}
+                                                           for is_index, index, key in event_steps])
         events[event_id] = make(artifact_id=artifact_id, execution_id=execution_id, type=event_type,
-                                milliseconds_since_epoch=millis, path={"steps": path} if path else None)
+                                milliseconds_since_epoch=millis, path=path)
     return events
 
 

@@ -195,3 +195,15 @@ mlmd_env = Table(
     metadata,
     Column("schema_version", Integer, primary_key=True, autoincrement=False),
 )
+
+# Not MLMD's: lineage, get_contexts_by_artifact/execution and step-cache lookups find links by node, which
+# MLMD's only keys on these tables, (context_id, node_id), cannot serve, so each such lookup scanned the whole
+# table (≈ 0.5 ms per lineage query on SQLite at 10k links, 2 ms on MariaDB). Kept beside the v10 tables, not
+# in them (`schema_at(10)` stays ml-metadata's, which opens a database that has them as it is): a new
+# database gets them, so does an upgrade to v10 and, on a v10 database that lacks them, an open with
+# enable_upgrade_migration (`mlmd db upgrade`); a plain open changes no schema. A downgrade drops them first.
+_lookups = MetaData()
+LOOKUP_INDEXES = (
+    Index("idx_attribution_artifact_id", attribution.to_metadata(_lookups).c.artifact_id),
+    Index("idx_association_execution_id", association.to_metadata(_lookups).c.execution_id),
+)

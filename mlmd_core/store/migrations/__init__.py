@@ -14,7 +14,8 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Index, select, update
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 from mlmd_core import errors
 from mlmd_core.store import schema
@@ -24,7 +25,8 @@ from mlmd_core.store.migrations import versions
 from mlmd_core.store.migrations.history import LATEST, schema_at
 from mlmd_core.store.migrations.ops import Ops
 
-__all__ = ["LATEST", "STEPS", "Step", "schema_at", "table_names", "schema_version", "upgrade", "downgrade"]
+__all__ = ["LATEST", "STEPS", "Step", "schema_at", "table_names", "schema_version", "upgrade", "downgrade",
+           "ensure_lookup_indexes", "missing_lookup_indexes"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,45 @@ def schema_version(call: Call, tables: set[str]) -> int | None:
     return int(rows[0][0])
 
 
+# -------------------------------------------------------------------------------- lookup indexes
+
+
+def missing_lookup_indexes(call: Call, database: Database) -> list[str]:
+    """Names of mlmd_core's own indexes (schema.LOOKUP_INDEXES) the database lacks (reads only)."""
+    return [i.name for i in _missing(_v10_ops(call, database))]
+
+
+def ensure_lookup_indexes(call: Call, database: Database) -> list[str]:
+    """Creates whichever of mlmd_core's own indexes a v10 database lacks, e.g. one ml-metadata created;
+    returns their names. MySQL commits each CREATE INDEX on its own."""
+    return _create_lookup_indexes(_v10_ops(call, database))
+
+
+def _v10_ops(call: Call, database: Database) -> Ops:
+    return Ops(call.raw, database.dialect, schema_at(LATEST), schema_at(LATEST))
+
+
+def _missing(op: Ops) -> list[Index]:
+    present = op.present_indexes([i.name for i in schema.LOOKUP_INDEXES])
+    return [i for i in schema.LOOKUP_INDEXES if i.name not in present]
+
+
+def _create_lookup_indexes(op: Ops) -> list[str]:
+    """Reaching v10: mlmd_core's own indexes beside ml-metadata's schema (see schema.LOOKUP_INDEXES)."""
+    missing = _missing(op)
+    for index in missing:
+        op.execute(CreateIndex(index))
+    return [i.name for i in missing]
+
+
+def _drop_lookup_indexes(op: Ops) -> None:
+    """Leaving v10: the older schemas are ml-metadata's exactly, without mlmd_core's own indexes."""
+    present = op.present_indexes([i.name for i in schema.LOOKUP_INDEXES])
+    for index in schema.LOOKUP_INDEXES:
+        if index.name in present:
+            op.execute(DropIndex(index))
+
+
 # ------------------------------------------------------------------------------------------ runner
 
 
@@ -130,7 +171,11 @@ def _in_step(call: Call, database: Database, target: int, up: bool) -> tuple[boo
         step = STEPS[new if up else version]
         op = Ops(raw, database.dialect, schema_at(version), schema_at(new))
         try:
+            if not up and version == LATEST:
+                _drop_lookup_indexes(op)
             (step.upgrade if up else step.downgrade)(op)
+            if up and new == LATEST:
+                _create_lookup_indexes(op)
             if new > 0:
                 mlmd_env = schema_at(new).tables["MLMDEnv"]
                 op.execute(update(mlmd_env).values(schema_version=new))

@@ -44,6 +44,18 @@ class Ops:
         cursor.execute(statement)
         return cursor
 
+    def present_indexes(self, names: list[str]) -> set[str]:
+        """Which of these index names the database has (catalog read; `names` are our own constants)."""
+        listed = ", ".join(f"'{n}'" for n in names)
+        if self.is_sqlite:
+            sql = f"SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ({listed})"
+        elif self.dialect.name == "mysql":
+            sql = ("SELECT DISTINCT index_name FROM information_schema.statistics "
+                   f"WHERE table_schema = DATABASE() AND index_name IN ({listed})")
+        else:
+            sql = f"SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN ({listed})"
+        return {r[0] for r in self.execute(sql).fetchall()}
+
     def old(self, name: str) -> Table:
         """A table as it is before the step."""
         return self.source.tables[name]
