@@ -804,3 +804,21 @@ def test_get_artifacts_and_types_by_artifact_ids(store, types):
     artifacts, artifact_types = store.get_artifacts_and_types_by_artifact_ids([ids[1], 424242])
     assert [a.id for a in artifacts] == [ids[1]]
     assert [t.id for t in artifact_types] == [other]
+
+
+def test_get_by_id_past_one_statement_reads_every_node_with_its_properties(store, types):
+    """More ids than one statement takes (500): each chunk's nodes and properties come in one round trip
+    on a server; quotes, semicolons and percent signs in values travel intact."""
+    awkward = "it's; DROP TABLE Artifact; -- 100% \\ done"
+    artifacts = []
+    for i in range(1200):
+        a = pb.Artifact(type_id=types.artifact, uri=f"/a/{i}")
+        a.properties["day"].int_value = i
+        a.properties["split"].string_value = f"{awkward} {i}"
+        artifacts.append(a)
+    ids = store.put_artifacts(artifacts)
+    got = store.get_artifacts_by_id(ids[::-1] + [ids[-1] + 1000])
+    assert [a.id for a in got] == ids
+    assert [(a.uri, a.properties["day"].int_value, a.properties["split"].string_value) for a in got] == [
+        (f"/a/{i}", i, f"{awkward} {i}") for i in range(1200)]
+

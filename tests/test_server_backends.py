@@ -150,6 +150,30 @@ def test_unreachable_server_is_unavailable(backend: str) -> None:
 # --------------------------------------------------------------------------------------- robustness
 
 
+def test_reads_sent_together_fail_together_and_leave_the_connection_usable(backend: str) -> None:
+    """Cursor.all_each sends independent reads in one round trip (MySQL: one multi-statement query;
+    PostgreSQL: a pipeline): a failing one raises the driver's error, and the connection runs the next batch
+    as if nothing happened."""
+    from sqlalchemy import literal, select, table
+
+    from mlmd_core.store.context import Call
+
+    s = open_store(fresh_config(backend))
+    service = s._backend
+    handle, raw = service.database.acquire()
+    try:
+        call = Call(raw, service.statements, {})
+        one = call.q("test_one", lambda: select(literal(1)))
+        missing = call.q("test_missing", lambda: select(literal(1)).select_from(table("NoSuchTable")))
+        with pytest.raises(service._db_errors, match="(?i)nosuchtable"):
+            call.all_each([(one, {}), (missing, {}), (one, {})])
+        service.database.rollback(raw)
+        assert [[tuple(r) for r in rows] for rows in call.all_each([(one, {}), (one, {})])] == [[(1,)], [(1,)]]
+    finally:
+        service.database.release(handle)
+        close_store(s)
+
+
 def test_killed_connections_are_replaced_transparently(backend: str) -> None:
     """MLMD #221: a long-lived store whose server sessions were killed (idle timeout, DBA, restart) goes on
     working on the next call, for reads and writes alike."""

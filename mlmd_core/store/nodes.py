@@ -40,10 +40,16 @@ def load_by_ids(call: Call, kind: NodeKind, ids: Iterable[int], into: Any = None
     t = kind.table
     q = call.q(("nodes_by_id", kind.name), lambda: node_select(kind).where(
         t.c.id.in_(bindparam("ids", expanding=True))).order_by(t.c.id))
+    props_q = _props_query(call, kind)
     rows: list[tuple] = []
-    for chunk in call.chunked(sorted(set(ids))):
-        rows.extend(call.all(q, {"ids": chunk}))
-    return {node.id: node for node in build(call, kind, rows, into)}
+    props: list[tuple] = []
+    for chunk in call.chunked(sorted(set(ids))):  # the nodes and their properties in one round trip
+        node_rows, prop_rows = call.all_each([(q, {"ids": chunk}), (props_q, {"ids": chunk})])
+        rows.extend(node_rows)
+        props.extend(prop_rows)
+    built = _protos(kind, rows, kind.proto if into is None else into.add)
+    _fill_properties(call, built, props)
+    return built
 
 
 def build(call: Call, kind: NodeKind, rows: Sequence[tuple], into: Any = None) -> list[Any]:
@@ -54,13 +60,18 @@ def build(call: Call, kind: NodeKind, rows: Sequence[tuple], into: Any = None) -
     if not rows:
         return []
     built = _protos(kind, rows, kind.proto if into is None else into.add)
-    fk, p = kind.fk, kind.props
-    q = call.q(("node_props", kind.name), lambda: select(
-        fk, p.c.name, p.c.is_custom_property, *(p.c[c] for c in PROPERTY_COLUMNS)
-    ).where(fk.in_(bindparam("ids", expanding=True))))
+    q = _props_query(call, kind)
     for chunk in call.chunked(list(built)):
         _fill_properties(call, built, call.all(q, {"ids": chunk}))
     return list(built.values())
+
+
+def _props_query(call: Call, kind: NodeKind) -> Any:
+    """The property rows (node id, name, is_custom, values) of the nodes of one kind with ids in :ids."""
+    fk, p = kind.fk, kind.props
+    return call.q(("node_props", kind.name), lambda: select(
+        fk, p.c.name, p.c.is_custom_property, *(p.c[c] for c in PROPERTY_COLUMNS)
+    ).where(fk.in_(bindparam("ids", expanding=True))))
 
 
 _KINDS = (ARTIFACT, EXECUTION, CONTEXT)
@@ -73,21 +84,22 @@ def load_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], into: Mapping[
     statements whatever the kinds: their rows, then their properties (a round trip each on a server)."""
     wanted = [sorted(set(ids.get(kind, ()))) for kind in _KINDS]
     rows: list[list[tuple]] = [[] for _ in _KINDS]
-    q = call.q("nodes_of_kinds", _select_nodes_of_kinds)
-    for chunks in call.zip_chunks(wanted):
-        for row in call.all(q, dict(zip(_KIND_PARAMS, chunks))):
+    props: list[list[tuple]] = [[] for _ in _KINDS]
+    nodes_q = call.q("nodes_of_kinds", _select_nodes_of_kinds)
+    props_q = call.q("props_of_kinds", _select_props_of_kinds)
+    for chunks in call.zip_chunks(wanted):  # the nodes and their properties in one round trip
+        params = dict(zip(_KIND_PARAMS, chunks))
+        node_rows, prop_rows = call.all_each([(nodes_q, params), (props_q, params)])
+        for row in node_rows:
             rows[row[0]].append(row[1:])
+        for row in prop_rows:
+            props[row[0]].append(row[1:])
     for of_kind in rows:
         of_kind.sort()
     built = [_protos(kind, rows[i], kind.proto if into.get(kind) is None else into[kind].add)
              for i, kind in enumerate(_KINDS)]
-    q = call.q("props_of_kinds", _select_props_of_kinds)
-    for chunks in call.zip_chunks([list(b) for b in built]):
-        props: list[list[tuple]] = [[] for _ in _KINDS]
-        for row in call.all(q, dict(zip(_KIND_PARAMS, chunks))):
-            props[row[0]].append(row[1:])
-        for i, of_kind in enumerate(built):
-            _fill_properties(call, of_kind, props[i])
+    for i, of_kind in enumerate(built):
+        _fill_properties(call, of_kind, props[i])
     return {kind: built[i] for i, kind in enumerate(_KINDS) if kind in ids}
 
 
@@ -141,7 +153,9 @@ def _fill_properties(call: Call, nodes: Mapping[int, Any], rows: Iterable[tuple]
     struct_prefix, decode = values.STRUCT_PREFIX, values.decode
     raw_proto = call.dialect_name == "postgresql"
     for node_id, name, is_custom, int_v, double_v, string_v, proto_v, bool_v in rows:
-        node = nodes[node_id]
+        node = nodes.get(node_id)
+        if node is None:  # a property row whose node is not there (read by the ids asked for, not found)
+            continue
         target = (node.custom_properties if is_custom else node.properties)[name]
         if int_v is not None:
             target.int_value = int_v
