@@ -174,6 +174,33 @@ def test_reads_sent_together_fail_together_and_leave_the_connection_usable(backe
         close_store(s)
 
 
+def test_a_write_sent_with_the_commit_that_fails_changes_nothing(backend: str) -> None:
+    """Writes nothing in the call reads back (property rows, updates, links: Cursor.defer) go to the server
+    with the commit; one that fails there still fails the whole call and leaves nothing behind."""
+    s = open_store(fresh_config(backend))
+    try:
+        types = make_types(s)
+        ctx, other = s.put_contexts([pb.Context(type_id=types.context, name=n) for n in ("a", "b")])
+
+        def state() -> tuple:
+            return (s.get_artifacts(), s.get_executions(), s.get_contexts(),
+                    s.get_events_by_execution_ids([e.id for e in s.get_executions()]))
+
+        before = state()
+        out = pb.Artifact(type_id=types.artifact, uri="/out")
+        out.properties["day"].int_value = 2**40  # the server's INT column cannot hold it
+        with pytest.raises(errors.InvalidArgumentError, match="does not fit"):
+            s.put_execution(pb.Execution(type_id=types.execution), [(out, pb.Event(type=pb.Event.OUTPUT))],
+                            [pb.Context(id=ctx, type_id=types.context, name="a")])
+        assert state() == before
+        with pytest.raises(errors.AlreadyExistsError):  # a context renamed onto another's name
+            s.put_contexts([pb.Context(type_id=types.context, name="new"),
+                            pb.Context(id=other, type_id=types.context, name="a")])
+        assert state() == before
+    finally:
+        close_store(s)
+
+
 def test_killed_connections_are_replaced_transparently(backend: str) -> None:
     """MLMD #221: a long-lived store whose server sessions were killed (idle timeout, DBA, restart) goes on
     working on the next call, for reads and writes alike."""

@@ -270,7 +270,7 @@ def _mutable_columns(kind: NodeKind) -> tuple[str, ...]:
 
 def _insert_properties(call: Call, kind: NodeKind, rows: list[tuple]) -> None:
     q = call.q(("insert_props", kind.name), lambda: insert_values(kind.props, kind.fk.name, *PROPERTY_ROW))
-    call.many_tuples(q, rows)
+    call.defer(q, rows)
 
 
 def _insert(call: Call, kind: NodeKind, nodes: Sequence[Any]) -> list[int]:
@@ -383,12 +383,12 @@ def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequen
     columns = (*_mutable_columns(kind), "last_update_time_since_epoch")
     t = kind.table
     q = call.q(("update_nodes", kind.name), lambda: update_by_id(t, *columns))
-    call.many_tuples(q, changed_rows)
+    call.defer(q, changed_rows)  # nothing later in a call reads these rows back: sent with the commit
     p = kind.props
     q = call.q(("delete_props", kind.name), lambda: delete(p).where(and_(
         kind.fk == bindparam("node_id"), p.c.name == bindparam("pname"),
         p.c.is_custom_property == bindparam("custom"))))
-    call.many_tuples(q, deleted_props)
+    call.defer(q, deleted_props)
     _insert_properties(call, kind, inserted_props)
 
 

@@ -78,7 +78,7 @@ def insert_events(call: Call, events: Sequence[pb.Event]) -> None:
             else:
                 path_rows.append((event_id, False, None, step.key))
     q = call.q("insert_event_paths", lambda: insert_values(EP, "event_id", "is_index_step", "step_index", "step_key"))
-    call.many_tuples(q, path_rows)
+    call.defer(q, path_rows)
 
 
 # ml-metadata's order (that of the SQLite index it reads through).
@@ -143,7 +143,7 @@ def link(call: Call, attributions: Sequence[tuple[int, int]], associations: Sequ
     for table, node_column, pairs in ((ATTR, "artifact_id", attributions), (ASSOC, "execution_id", associations)):
         insert_q = call.q(("insert_link", table.name), lambda t=table, n=node_column: insert_values(
             t, "context_id", n, skip_duplicates=True))
-        call.many_tuples(insert_q, list(dict.fromkeys(pairs)))
+        call.defer(insert_q, list(dict.fromkeys(pairs)))
 
 
 def contexts_of(call: Call, kind: NodeKind, node_id: int) -> list[pb.Context]:

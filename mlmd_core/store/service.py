@@ -77,7 +77,9 @@ class SqlService:
                     call = Call(raw, self.statements, self.type_cache)
                     handler(call, request, response)
                     committing = True
-                    db.commit(raw)
+                    # the deferred writes (Cursor.defer), on MySQL in one round trip with the COMMIT
+                    if not call.send_deferred(commit=write):
+                        db.commit(raw)
                 except BaseException:
                     db.rollback(raw)
                     raise

@@ -124,6 +124,8 @@ class Statement:
 INSERT_STRATEGIES = ("sqlite", "returning", "consecutive", "per_row")
 # Rows per multi-row statement: PostgreSQL binds at most 65535 parameters, our rows have at most 10.
 ROWS_PER_STATEMENT = 1000
+# Deferred writes on MySQL go in queries of about this size, well under max_allowed_packet (16 MiB by default).
+_MULTI_STATEMENT_BYTES = 1 << 20
 
 
 class Statements:
@@ -144,12 +146,13 @@ class Statements:
 class Cursor:
     """A DB-API connection inside one transaction, running compiled statements."""
 
-    __slots__ = ("raw", "statements", "_cursor")
+    __slots__ = ("raw", "statements", "_cursor", "_deferred")
 
     def __init__(self, raw: Any, statements: Statements):
         self.raw = raw
         self.statements = statements
         self._cursor = raw.cursor()
+        self._deferred: list[tuple[str, Any]] = []  # (sql, parameters) of defer(), sent by send_deferred()
 
     def stmt(self, key: Any, build: Callable[[], ClauseElement]) -> Statement:
         return self.statements.get(key, build)
@@ -172,8 +175,7 @@ class Cursor:
         bound = [stmt.bind(params) for stmt, params in items]
         cursor = self._cursor
         if dialect == "mysql":
-            # pymysql interpolates the values itself (mogrify is what execute sends); CLIENT.MULTI_STATEMENTS
-            cursor.execute(";\n".join(cursor.mogrify(sql, values) for sql, values in bound))
+            cursor.execute(b";\n".join(self._mogrified(bound)))
             results = [cursor.fetchall()]
             while cursor.nextset():
                 results.append(cursor.fetchall())
@@ -185,6 +187,56 @@ class Cursor:
                 each.execute(sql, values)
                 cursors.append(each)
         return [each.fetchall() for each in cursors]
+
+    def defer(self, stmt: Statement, rows: Sequence[tuple]) -> None:
+        """many_tuples for a write whose outcome nothing later in the call reads (property rows, links, event
+        paths, updates of nodes already read): on a server it waits for send_deferred(), which SqlService.run
+        calls when the handler is done and which sends all such writes in one round trip (on MySQL together
+        with the COMMIT); SQLite, with no round trips, runs it now.
+        Its errors are raised there, before the commit, so the call is still all-or-nothing."""
+        if not rows:
+            return
+        if self.statements.dialect.name == "sqlite":
+            self.many_tuples(stmt, rows)
+        elif stmt.batches_rows and len(rows) > 1:
+            for start in range(0, len(rows), ROWS_PER_STATEMENT):
+                chunk = rows[start : start + ROWS_PER_STATEMENT]
+                self._deferred.append((stmt.rows_sql(len(chunk), False), stmt.rows_params(chunk)))
+        else:
+            self._deferred.extend((stmt.sql, row) for row in rows)
+
+    def send_deferred(self, commit: bool) -> bool:
+        """Sends the deferred writes: on MySQL as multi-statement queries of up to about a megabyte, the last
+        ending with COMMIT when `commit` (then True is returned: the transaction is committed); on PostgreSQL
+        in one pipeline (the caller commits)."""
+        deferred, self._deferred = self._deferred, []
+        if not deferred:
+            return False
+        cursor = self._cursor
+        if self.statements.dialect.name != "mysql":
+            with self.raw.pipeline():
+                for sql, values in deferred:
+                    cursor.execute(sql, values)
+            return False
+        parts = self._mogrified(deferred)
+        start, size = 0, 0
+        for index, part in enumerate(parts):
+            size += len(part)
+            last = index == len(parts) - 1
+            if size > _MULTI_STATEMENT_BYTES or last:
+                cursor.execute(b";\n".join(parts[start : index + 1] + ([b"COMMIT"] if last and commit else [])))
+                while cursor.nextset():  # a statement's error is raised when its result is read
+                    pass
+                start, size = index + 1, 0
+        return commit
+
+    def _mogrified(self, bound: Sequence[tuple[str, Any]]) -> list[bytes]:
+        """Statements with their values in, for one MySQL multi-statement query (the connection has
+        CLIENT.MULTI_STATEMENTS): pymysql interpolates and escapes the values itself, as for any statement
+        (mogrify is what execute sends, encoded as pymysql encodes a query)."""
+        encoding = self.raw.encoding
+        parts = [self._cursor.mogrify(sql, values) for sql, values in bound]
+        return [p.encode(encoding, "surrogateescape") if isinstance(p, str) else bytes(p) for p in parts]
 
     def one(self, stmt: Statement, params: Mapping[str, Any] | None = None) -> tuple | None:
         return self.run(stmt, params).fetchone()
