@@ -108,7 +108,7 @@ def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
     if not cfg.database:
         raise errors.InvalidArgumentError("MySQL config needs a database name.")
     # autocommit: reads run without a transaction (Database.begin opens one for writes only)
-    # multi-statements: Cursor.all_each sends independent reads in one round trip
+    # multi-statements: independent reads (Cursor.all_each) and deferred writes (Cursor.defer) in one round trip
     args: dict[str, Any] = {"user": cfg.user or None, "password": cfg.password or "", "charset": "latin1",
                             "connect_timeout": 10, "autocommit": True,
                             "client_flag": pymysql.constants.CLIENT.MULTI_STATEMENTS}

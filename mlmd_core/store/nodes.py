@@ -81,7 +81,7 @@ _KIND_PARAMS = ("artifact_ids", "execution_ids", "context_ids")  # their IN-list
 def load_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], into: Mapping[NodeKind, Any]
                ) -> dict[NodeKind, dict[int, Any]]:
     """The nodes of several kinds by id, each kind in id order (built in `into[kind]` when given), in two
-    statements whatever the kinds: their rows, then their properties (a round trip each on a server)."""
+    statements whatever the kinds, their rows and their properties (one round trip on a server)."""
     wanted = [sorted(set(ids.get(kind, ()))) for kind in _KINDS]
     rows: list[list[tuple]] = [[] for _ in _KINDS]
     props: list[list[tuple]] = [[] for _ in _KINDS]
