@@ -174,6 +174,35 @@ def test_reads_sent_together_fail_together_and_leave_the_connection_usable(backe
         close_store(s)
 
 
+def test_no_call_leaves_its_connection_in_a_transaction(backend: str) -> None:
+    """On MySQL a write's BEGIN travels with its first statement: a write that fails there, or that runs no
+    statement at all, must not leave the pooled connection inside a transaction (it would hold its locks)."""
+    s = open_store(fresh_config(backend))
+    database = s._backend.database
+
+    def idle() -> bool:
+        handle, raw = database.acquire()
+        try:
+            return not database._in_transaction(raw) and not getattr(raw, "mlmd_begin_pending", False)
+        finally:
+            database.release(handle)
+
+    try:
+        types = make_types(s)
+        calls = [
+            lambda: s.put_artifacts([]),  # a write that runs no statement
+            lambda: s.put_artifacts([pb.Artifact(type_id=types.artifact, uri="/ok")]),
+            lambda: s.put_artifacts([pb.Artifact(type_id=types.artifact, external_id="x")] * 2),  # fails
+            lambda: s.get_artifacts(),
+        ]
+        for call in calls:
+            with contextlib.suppress(errors.StatusError):
+                call()
+            assert idle()
+    finally:
+        close_store(s)
+
+
 def test_a_write_sent_with_the_commit_that_fails_changes_nothing(backend: str) -> None:
     """Writes nothing in the call reads back (property rows, updates, links: Cursor.defer) go to the server
     with the commit; one that fails there still fails the whole call and leaves nothing behind."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -128,7 +129,7 @@ def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
     def connect(database: str | None, pooled: bool = False) -> Any:
         """A pooled connection killed while it is set up raises the driver's error: Database.run connects again."""
         try:
-            conn = pymysql.connect(database=database, **args)
+            conn = pymysql.connect(database=database, cursorclass=_mysql_cursor_class(), **args)
             conn.encoding = "utf-8"  # what pymysql encodes queries and decodes text with: the bytes as they are
             return conn
         except pymysql.err.OperationalError as exc:
@@ -159,6 +160,31 @@ def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
 
     return sqlalchemy.create_engine(
         "mysql+pymysql://", creator=on_connect, paramstyle="format", **_POOL_ARGS)
+
+
+@functools.cache
+def _mysql_cursor_class() -> type:
+    """pymysql's cursor, sending a write transaction's BEGIN with its first statement (one multi-statement
+    query) instead of on its own: Database.begin only marks it pending, saving a round trip per write call."""
+    import pymysql.cursors
+
+    class BeginCarryingCursor(pymysql.cursors.Cursor):
+        def execute(self, query: Any, args: Any = None) -> int:
+            conn = self.connection
+            if not getattr(conn, "mlmd_begin_pending", False):
+                return super().execute(query, args)
+            conn.mlmd_begin_pending = False
+            while self.nextset():
+                pass
+            if args is not None:
+                query = self.mogrify(query, args)
+            if isinstance(query, str):
+                query = query.encode(conn.encoding, "surrogateescape")  # as pymysql sends a query
+            super().execute(b"BEGIN;\n" + bytes(query))  # the first result is BEGIN's
+            self.nextset()  # the statement's result (its error, if it failed, is raised here)
+            return self.rowcount
+
+    return BeginCarryingCursor
 
 
 # ------------------------------------------------------------------------------------------ PostgreSQL
@@ -303,7 +329,7 @@ class Database:
         if not self.is_sqlite:
             if write:
                 if self.dialect.name == "mysql":
-                    raw.begin()
+                    raw.mlmd_begin_pending = True  # sent with the first statement (_mysql_cursor_class)
                 else:
                     raw.execute("BEGIN")
             return
@@ -315,6 +341,8 @@ class Database:
             raise map_db_error(exc) from exc
 
     def commit(self, raw: Any) -> None:
+        if self.dialect.name == "mysql":
+            raw.mlmd_begin_pending = False  # a write call that ran no statement began nothing
         if not self._in_transaction(raw):
             return
         try:
@@ -332,6 +360,8 @@ class Database:
 
     def rollback(self, raw: Any) -> None:
         if not self.is_sqlite:
+            if self.dialect.name == "mysql":
+                raw.mlmd_begin_pending = False
             try:
                 raw.rollback()
             except Exception:  # noqa: BLE001 - a dead connection: the server rolled back already
