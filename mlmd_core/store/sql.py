@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import String, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
@@ -260,15 +260,15 @@ class Cursor:
             return
         self._cursor.executemany(stmt.sql, rows)
 
-    def serialize_type_writes(self) -> bool:
-        """On servers, waits for (and then blocks) other calls creating types until this transaction ends,
-        so processes racing to create the same type create it once (Type.name is not unique in MLMD's
-        schema). SQLite writers are serialized already (BEGIN IMMEDIATE). True if the caller must look again."""
-        if self.statements.insert_strategy == "sqlite":
-            return False
-        self._cursor.execute("SELECT schema_version FROM MLMDEnv FOR UPDATE")
-        self._cursor.fetchall()
-        return True
+    def all_after_type_lock(self, stmt: Statement, params: Mapping[str, Any]) -> Sequence[tuple] | None:
+        """On servers: waits for (and then blocks) other calls creating types until this transaction ends, so
+        processes racing to create the same type create it once (Type.name is not unique in MLMD's schema),
+        then reads `stmt` — one round trip for both. None on SQLite, whose writers are serialized already
+        (BEGIN IMMEDIATE): there is nothing to look at again."""
+        if self.statements.dialect.name == "sqlite":
+            return None
+        lock = self.statements.get("type_write_lock", lambda: text("SELECT schema_version FROM MLMDEnv FOR UPDATE"))
+        return self.all_each([(lock, {}), (stmt, params)])[1]
 
     def chunked(self, values: Iterable[Any], size: int = 500) -> list[list[Any]]:
         """Splits a long IN-list so no statement exceeds a backend's parameter limit."""

@@ -14,7 +14,7 @@ from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.store import schema
 from mlmd_core.store.context import Call, TypeInfo
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, SYSTEM_TYPE_NAMES, NodeKind
-from mlmd_core.store.sql import insert_values
+from mlmd_core.store.sql import Statement, insert_values
 
 T = schema.type_table
 TP = schema.type_property
@@ -152,13 +152,17 @@ def get_type(call: Call, kind: NodeKind, name: str, version: str | None) -> Any:
 
 def find_types(call: Call, kind: NodeKind, name: str, version: str | None) -> list[tuple]:
     """Type rows of `kind` with this name and version (None: the unversioned type)."""
+    return call.all(*_find_query(call, kind, name, version))
+
+
+def _find_query(call: Call, kind: NodeKind, name: str, version: str | None) -> tuple[Statement, dict[str, Any]]:
     if version:
         q = call.q(("type_by_name_version", kind.type_kind),
                    lambda: _select_types(kind, T.c.name == bindparam("name"), T.c.version == bindparam("version")))
-        return call.all(q, {"name": name, "version": version})
+        return q, {"name": name, "version": version}
     q = call.q(("type_by_name", kind.type_kind),
                lambda: _select_types(kind, T.c.name == bindparam("name"), T.c.version.is_(None)))
-    return call.all(q, {"name": name})
+    return q, {"name": name}
 
 
 def get_types(call: Call, kind: NodeKind, include_system: bool = False) -> list[Any]:
@@ -220,8 +224,8 @@ def put_type(call: Call, kind: NodeKind, new: Any, can_add_fields: bool, can_omi
             raise errors.InvalidArgumentError(f"Unknown base_type {new.base_type} of type {new.name}.")
     version = _version(new)
     rows = find_types(call, kind, new.name, version)
-    if not rows and call.serialize_type_writes():
-        rows = find_types(call, kind, new.name, version)  # created by a call we waited for?
+    if not rows:  # created by a call we waited for? (servers)
+        rows = list(call.all_after_type_lock(*_find_query(call, kind, new.name, version)) or [])
     if not rows:
         return _insert_type(call, kind, new, version, base_name)
     stored = load_types(call, kind, rows[:1])[0]
