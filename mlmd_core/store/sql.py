@@ -143,6 +143,12 @@ class Statements:
         return stmt
 
 
+def _multi_row(stmt: Statement, rows: Sequence[tuple]) -> list[tuple[str, Any]]:
+    """(SQL, parameters) of the multi-row statements that write `rows` on a server, ROWS_PER_STATEMENT a piece."""
+    chunks = [rows[start : start + ROWS_PER_STATEMENT] for start in range(0, len(rows), ROWS_PER_STATEMENT)]
+    return [(stmt.rows_sql(len(chunk), False), stmt.rows_params(chunk)) for chunk in chunks]
+
+
 class Cursor:
     """A DB-API connection inside one transaction, running compiled statements."""
 
@@ -199,9 +205,7 @@ class Cursor:
         if self.statements.dialect.name == "sqlite":
             self.many_tuples(stmt, rows)
         elif stmt.batches_rows and len(rows) > 1:
-            for start in range(0, len(rows), ROWS_PER_STATEMENT):
-                chunk = rows[start : start + ROWS_PER_STATEMENT]
-                self._deferred.append((stmt.rows_sql(len(chunk), False), stmt.rows_params(chunk)))
+            self._deferred.extend(_multi_row(stmt, rows))
         else:
             self._deferred.extend((stmt.sql, row) for row in rows)
 
@@ -254,9 +258,8 @@ class Cursor:
         if not rows:
             return
         if stmt.batches_rows and self.statements.insert_strategy != "sqlite" and len(rows) > 1:
-            for start in range(0, len(rows), ROWS_PER_STATEMENT):
-                chunk = rows[start : start + ROWS_PER_STATEMENT]
-                self._cursor.execute(stmt.rows_sql(len(chunk), False), stmt.rows_params(chunk))
+            for sql, params in _multi_row(stmt, rows):
+                self._cursor.execute(sql, params)
             return
         self._cursor.executemany(stmt.sql, rows)
 
