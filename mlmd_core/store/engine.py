@@ -154,8 +154,11 @@ def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
 
     def on_connect() -> Any:
         conn = connect(cfg.database, pooled=True)
-        with conn.cursor() as cur:
-            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        with conn.cursor() as cur:  # group_concat_max_len: see sql.packed_rows (1 GiB, max_allowed_packet's cap)
+            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;\n"
+                        "SET SESSION group_concat_max_len = 1073741824")
+            while cur.nextset():
+                pass
         return conn
 
     return sqlalchemy.create_engine(

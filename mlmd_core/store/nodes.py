@@ -14,7 +14,7 @@ from mlmd_core import errors
 from mlmd_core.store import schema, values
 from mlmd_core.store.context import Call, TypeInfo
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
-from mlmd_core.store.sql import insert_values, update_by_id
+from mlmd_core.store.sql import insert_values, packed_rows, update_by_id
 from mlmd_core.store.types import type_info
 
 T = schema.type_table
@@ -85,7 +85,7 @@ def load_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], into: Mapping[
     wanted = [sorted(set(ids.get(kind, ()))) for kind in _KINDS]
     rows: list[list[tuple]] = [[] for _ in _KINDS]
     props: list[list[tuple]] = [[] for _ in _KINDS]
-    nodes_q = call.q("nodes_of_kinds", _select_nodes_of_kinds)
+    nodes_q = call.q("nodes_of_kinds", lambda: packed_rows(_select_nodes_of_kinds()))
     props_q = call.q("props_of_kinds", _select_props_of_kinds)
     for chunks in call.zip_chunks(wanted):  # the nodes and their properties in one round trip
         params = dict(zip(_KIND_PARAMS, chunks))

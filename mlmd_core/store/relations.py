@@ -12,7 +12,7 @@ from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.store import nodes, schema
 from mlmd_core.store.context import Call
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
-from mlmd_core.store.sql import insert_values
+from mlmd_core.store.sql import insert_values, packed_rows
 
 E, EP = schema.event, schema.event_path
 ATTR, ASSOC, PC = schema.attribution, schema.association, schema.parent_context
@@ -101,8 +101,9 @@ def get_events(call: Call, column: str, ids: Iterable[int], into: Any = None) ->
 def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None) -> dict[int, pb.Event]:
     """Event protos (with their paths) by event id, in row order, from (id, artifact_id, execution_id,
     type, milliseconds_since_epoch) rows; built in place in `into` (a repeated field) when given."""
-    q = call.q("event_paths", lambda: select(EP.c.event_id, EP.c.is_index_step, EP.c.step_index, EP.c.step_key)
-               .where(EP.c.event_id.in_(bindparam("ids", expanding=True))))
+    q = call.q("event_paths", lambda: packed_rows(select(EP.c.event_id, EP.c.is_index_step, EP.c.step_index,
+                                                         EP.c.step_key)
+                                                  .where(EP.c.event_id.in_(bindparam("ids", expanding=True)))))
     steps: dict[int, list[tuple]] = {}
     for chunk in call.chunked([r[0] for r in rows]):
         for event_id, is_index, index, key in call.all(q, {"ids": chunk}):
