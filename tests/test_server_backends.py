@@ -262,10 +262,17 @@ def _packed_lineage(s, types) -> tuple[int, list[pb.Event]]:
     return previous.id, written
 
 
-def test_packed_reads_bring_back_what_was_written(backend: str) -> None:
+@pytest.mark.parametrize("pack_from", [0, None, 10**9], ids=["all packed", "by size", "none packed"])
+def test_packed_reads_bring_back_what_was_written(backend: str, pack_from: int | None,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Reads of many rows come from MySQL as one JSON text (sql.packed_rows): lineage, events and their paths
-    read back exactly what was written, text of every kind included; and when the JSON text does not fit
-    (here: the session's group_concat_max_len lowered to cut it), the same read runs unpacked, same answer."""
+    read back exactly what was written, text of every kind included, whichever reads are packed; and when the
+    JSON text does not fit (here: the session's group_concat_max_len lowered to cut it), the same read runs
+    unpacked, same answer."""
+    from mlmd_core.store import sql
+
+    if pack_from is not None:
+        monkeypatch.setattr(sql, "PACK_FROM_VALUES", pack_from)
     s = open_store(fresh_config(backend))
     try:
         types = make_types(s)

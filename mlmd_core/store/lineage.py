@@ -59,10 +59,10 @@ def _events_of(call: Call, kind: NodeKind, ids: Sequence[int], event_types: tupl
     some types, in ml-metadata's order."""
     column = E.c.artifact_id if kind is ARTIFACT else E.c.execution_id
     typed = event_types is not None
-    stmt = call.q(("lineage_events", kind.name, typed), lambda: select(
+    stmt = call.q(("lineage_events", kind.name, typed), lambda: packed_rows(select(
         E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch).where(
         column.in_(bindparam("ids", expanding=True)),
-        *([E.c.type.in_(bindparam("types", expanding=True))] if typed else [])).order_by(E.c.id))
+        *([E.c.type.in_(bindparam("types", expanding=True))] if typed else []))))
     rows: list[tuple] = []
     for chunk in call.chunked(list(ids)):
         rows.extend(call.all(stmt, {"ids": chunk, **({"types": list(event_types)} if typed else {})}))
@@ -206,7 +206,8 @@ def _walk_statement(call: Call, start_kind: NodeKind) -> Any:
     steps = (_ONE_STEP if call.dialect_name == "postgresql" else _TWO_STEPS).format(event=event)
     sql = _WALK_SQL.format(start_is_artifact=int(start_kind is ARTIFACT), start_table=quote(start_kind.label),
                            steps=steps, event=event)
-    return packed_rows(text(sql).bindparams(bindparam("start", expanding=True)), columns=8)
+    return packed_rows(text(sql).bindparams(bindparam("start", expanding=True)), columns=8,
+                       expected_rows=lambda params: len(params["start"]) * params["hops"])
 
 
 def _walk_order(row: tuple) -> tuple:

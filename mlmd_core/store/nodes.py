@@ -5,6 +5,7 @@ Writes are set-based: a batch of N nodes costs a bounded number of statements (e
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from mlmd_core.store.types import type_info
 T = schema.type_table
 
 PROPERTY_COLUMNS = ("int_value", "double_value", "string_value", "proto_value", "bool_value")
+BY_ID = operator.itemgetter(0)  # the order of node_select rows by id (packed_rows' order)
 
 
 # ---------------------------------------------------------------------------------------------- reads
@@ -38,8 +40,8 @@ def load_by_ids(call: Call, kind: NodeKind, ids: Iterable[int], into: Any = None
     a response's repeated field, when given). One kind: load_kinds' UNION would still cost MariaDB's planner
     its empty branches."""
     t = kind.table
-    q = call.q(("nodes_by_id", kind.name), lambda: node_select(kind).where(
-        t.c.id.in_(bindparam("ids", expanding=True))).order_by(t.c.id))
+    q = call.q(("nodes_by_id", kind.name), lambda: packed_rows(node_select(kind).where(
+        t.c.id.in_(bindparam("ids", expanding=True))).order_by(t.c.id), order=BY_ID))
     props_q = _props_query(call, kind)
     rows: list[tuple] = []
     props: list[tuple] = []
@@ -69,9 +71,9 @@ def build(call: Call, kind: NodeKind, rows: Sequence[tuple], into: Any = None) -
 def _props_query(call: Call, kind: NodeKind) -> Any:
     """The property rows (node id, name, is_custom, values) of the nodes of one kind with ids in :ids."""
     fk, p = kind.fk, kind.props
-    return call.q(("node_props", kind.name), lambda: select(
+    return call.q(("node_props", kind.name), lambda: packed_rows(select(
         fk, p.c.name, p.c.is_custom_property, *(p.c[c] for c in PROPERTY_COLUMNS)
-    ).where(fk.in_(bindparam("ids", expanding=True))))
+    ).where(fk.in_(bindparam("ids", expanding=True))), binary=[3 + PROPERTY_COLUMNS.index("proto_value")]))
 
 
 _KINDS = (ARTIFACT, EXECUTION, CONTEXT)
@@ -86,7 +88,8 @@ def load_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], into: Mapping[
     rows: list[list[tuple]] = [[] for _ in _KINDS]
     props: list[list[tuple]] = [[] for _ in _KINDS]
     nodes_q = call.q("nodes_of_kinds", lambda: packed_rows(_select_nodes_of_kinds()))
-    props_q = call.q("props_of_kinds", _select_props_of_kinds)
+    props_q = call.q("props_of_kinds", lambda: packed_rows(
+        _select_props_of_kinds(), binary=[4 + PROPERTY_COLUMNS.index("proto_value")]))
     for chunks in call.zip_chunks(wanted):  # the nodes and their properties in one round trip
         params = dict(zip(_KIND_PARAMS, chunks))
         node_rows, prop_rows = call.all_each([(nodes_q, params), (props_q, params)])

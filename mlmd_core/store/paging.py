@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.store import nodes
 from mlmd_core.store.context import Call
 from mlmd_core.store.kinds import NodeKind
+from mlmd_core.store.sql import packed_rows
 
 Field = pb.ListOperationOptions.OrderByField.Field
 # The SQL LIMIT is capped here, so a page holds at most 101 rows (MLMD's behaviour, issue #201 there).
@@ -64,7 +66,8 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
         return query.where(*extra) if extra else query
 
     if options is None:
-        q = call.q(("list_all", kind.name, key), lambda: where(nodes.node_select(kind)).order_by(t.c.id))
+        q = call.q(("list_all", kind.name, key), lambda: packed_rows(where(nodes.node_select(kind)).order_by(t.c.id),
+                                                                     order=nodes.BY_ID))
         return nodes.build(call, kind, call.all(q, params), into), None
 
     if options.max_result_size <= 0:
@@ -116,7 +119,8 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
                     bindparam("listed", expanding=True)))))
         direction = (lambda c: c.asc()) if asc else (lambda c: c.desc())
         ordering = [direction(id_col)] if field == Field.ID else [direction(column), direction(id_col)]
-        return where(nodes.node_select(kind), *extra).order_by(*ordering).limit(bindparam("page_limit"))
+        return packed_rows(where(nodes.node_select(kind), *extra).order_by(*ordering).limit(bindparam("page_limit")),
+                           order=_ORDER_KEYS[field], descending=not asc, expected_rows=_page_limit)
 
     q = call.q(("list_page", kind.name, key, field, asc, page, query_shape), build)
     size = options.max_result_size
@@ -127,6 +131,15 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
         rows = rows[:size]
         token = encode_token(_next_token(options, field, rows, previous))
     return nodes.build(call, kind, rows, into), token
+
+
+def _page_limit(params: Mapping[str, Any]) -> int:
+    return params["page_limit"]
+
+
+# The order of a page's node_select rows by its field, then id, as a sort key of a row (packed_rows' order).
+_ORDER_KEYS = {Field.ID: nodes.BY_ID, Field.CREATE_TIME: operator.itemgetter(4, 0),
+               Field.LAST_UPDATE_TIME: operator.itemgetter(5, 0)}
 
 
 def _next_token(options: pb.ListOperationOptions, field: int, rows: list[tuple],

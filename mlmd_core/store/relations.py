@@ -88,9 +88,9 @@ EVENT_ORDER = {"execution_id": lambda r: (r[2], r[0]), "artifact_id": lambda r: 
 def get_events(call: Call, column: str, ids: Iterable[int], into: Any = None) -> list[pb.Event]:
     """Events whose artifact_id or execution_id (`column`) is in ids, with their paths (built in `into`, a
     response's repeated field, when given)."""
-    q = call.q(("events_by", column), lambda: select(
+    q = call.q(("events_by", column), lambda: packed_rows(select(
         E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch
-    ).where(E.c[column].in_(bindparam("ids", expanding=True))))
+    ).where(E.c[column].in_(bindparam("ids", expanding=True)))))
     rows: list[tuple] = []
     for chunk in call.chunked(sorted(set(ids))):
         rows.extend(call.all(q, {"ids": chunk}))
