@@ -61,6 +61,10 @@ class Statement:
         self._update = element if isinstance(element, update_by_id) and dialect.name == "mysql" else None
         self._quote = dialect.identifier_preparer
 
+    def packing(self, params: Mapping[str, Any]) -> packed_rows | None:
+        """How to pack this execution's rows (MySQL, when packed_rows finds it worth it), or None: plain rows."""
+        return self.pack if self.pack is not None and self.pack.worth_it(params, self.expanding) else None
+
     @property
     def batches_rows(self) -> bool:
         """Whether rows_sql sends many rows as one statement (insert_values; update_by_id on MySQL)."""
@@ -176,11 +180,12 @@ class Cursor:
 
     def all(self, stmt: Statement, params: Mapping[str, Any] | None = None) -> Sequence[tuple]:
         params = params or {}
-        if stmt.pack is None or not stmt.pack.worth_it(params, stmt.expanding):
+        pack = stmt.packing(params)
+        if pack is None:
             return self.run(stmt, params).fetchall()
         sql, values = stmt.bind(params)
-        self._cursor.execute(stmt.pack.before + sql + stmt.pack.after, values)
-        rows = stmt.pack.rows(self._cursor.fetchone())
+        self._cursor.execute(pack.before + sql + pack.after, values)
+        rows = pack.rows(self._cursor.fetchone())
         if rows is None:
             self._cursor.execute(sql, values)
             return self._cursor.fetchall()
@@ -196,8 +201,7 @@ class Cursor:
         bound = [stmt.bind(params) for stmt, params in items]
         cursor = self._cursor
         if dialect == "mysql":
-            packs = [stmt.pack if stmt.pack is not None and stmt.pack.worth_it(params, stmt.expanding) else None
-                     for stmt, params in items]
+            packs = [stmt.packing(params) for stmt, params in items]
             cursor.execute(b";\n".join(self._mogrified(
                 [(sql if pack is None else pack.before + sql + pack.after, values)
                  for (sql, values), pack in zip(bound, packs)])))
