@@ -265,10 +265,10 @@ def _packed_lineage(s, types) -> tuple[int, list[pb.Event]]:
 @pytest.mark.parametrize("pack_from", [0, None, 10**9], ids=["all packed", "by size", "none packed"])
 def test_packed_reads_bring_back_what_was_written(backend: str, pack_from: int | None,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reads of many rows come from MySQL as one JSON text (sql.packed_rows): lineage, events and their paths
-    read back exactly what was written, text of every kind included, whichever reads are packed; and when the
-    JSON text does not fit (here: the session's group_concat_max_len lowered to cut it), the same read runs
-    unpacked, same answer."""
+    """Reads of many rows come from MySQL as one JSON text (sql.packed_rows): lineage, events and their paths,
+    the nodes of a context read back exactly what was written, text of every kind included, whichever reads
+    are packed (a listing is packed by the size it read last time); and when the JSON text does not fit
+    (here: the session's group_concat_max_len lowered to cut it), the same read runs unpacked, same answer."""
     from mlmd_core.store import sql
 
     if pack_from is not None:
@@ -283,9 +283,13 @@ def test_packed_reads_bring_back_what_was_written(backend: str, pack_from: int |
         def read() -> tuple:
             graph = s.get_lineage_subgraph(query)
             events = s.get_events_by_execution_ids([e.id for e in s.get_executions()])
-            return graph, events
+            context_id = graph.contexts[0].id
+            return graph, events, (s.get_artifacts_by_context(context_id), s.get_executions_by_context(context_id))
 
-        graph, events = read()
+        first = read()
+        graph, events, members = first
+        by_id = [sorted(nodes, key=lambda node: node.id) for nodes in members]
+        assert by_id == [s.get_artifacts(), s.get_executions()]  # every node is in the one context
         assert len(graph.artifacts) == len(_PACKED_TEXTS) * 4 and len(graph.executions) == len(_PACKED_TEXTS) * 4
         assert sorted(a.uri for a in graph.artifacts) == sorted(_PACKED_TEXTS * 4)
         assert {a.id: a for a in graph.artifacts} == {a.id: a for a in s.get_artifacts()}
@@ -293,7 +297,14 @@ def test_packed_reads_bring_back_what_was_written(backend: str, pack_from: int |
         for got in (list(graph.events), list(events)):
             assert sorted(e.SerializeToString(deterministic=True) for e in got) == sorted(
                 e.SerializeToString(deterministic=True) for e in _timeless(got, written))
+        assert read() == first
         if backend == "mysql":
+            # the listings' statements (nodes, properties) know their size now; packed again when big enough
+            listings = [stmt for key, stmt in s._backend.statements._cache.items() if key[0] in ("all_nodes",
+                                                                                              "all_props")]
+            assert len(listings) == 6 and all(stmt.last_rows for stmt in listings)
+            if pack_from is not None:
+                assert all((stmt.packing({}) is not None) == (pack_from == 0) for stmt in listings)
             database = s._backend.database
             handle, raw = database.acquire()
             try:
@@ -301,7 +312,7 @@ def test_packed_reads_bring_back_what_was_written(backend: str, pack_from: int |
                     cursor.execute("SET SESSION group_concat_max_len = 64")
             finally:
                 database.release(handle)
-            assert read() == (graph, events)
+            assert read() == first
     finally:
         close_store(s)
 

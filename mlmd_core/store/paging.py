@@ -66,8 +66,7 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
         return query.where(*extra) if extra else query
 
     if options is None:
-        q = call.q(("list_all", kind.name, key), lambda: where(nodes.node_select(kind)).order_by(t.c.id))
-        return nodes.build(call, kind, call.all(q, params), into), None
+        return nodes.load_all(call, kind, key, where, params, into), None
 
     if options.max_result_size <= 0:
         raise errors.InvalidArgumentError(

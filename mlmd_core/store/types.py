@@ -59,15 +59,18 @@ def load_types(call: Call, kind: NodeKind, rows: Sequence[tuple], *, with_extern
 
 def _details(call: Call, ids: list[int]) -> tuple[dict[int, list[tuple[str, int]]], dict[int, str]]:
     """The declared properties and the base type name of these types, by type id."""
+    q = call.q("type_props_and_bases", lambda: _select_props_and_bases(bindparam("ids", expanding=True)))
+    return _details_of_rows(row for chunk in call.chunked(ids) for row in call.all(q, {"ids": chunk}))
+
+
+def _details_of_rows(rows: Iterable[tuple]) -> tuple[dict[int, list[tuple[str, int]]], dict[int, str]]:
     props: dict[int, list[tuple[str, int]]] = {}
     bases: dict[int, str] = {}
-    q = call.q("type_props_and_bases", _select_props_and_bases)
-    for chunk in call.chunked(ids):
-        for is_base, type_id, name, data_type in call.all(q, {"ids": chunk}):
-            if is_base:
-                bases[type_id] = name
-            else:
-                props.setdefault(type_id, []).append((name, data_type))
+    for is_base, type_id, name, data_type in rows:
+        if is_base:
+            bases[type_id] = name
+        else:
+            props.setdefault(type_id, []).append((name, data_type))
     return props, bases
 
 
@@ -110,12 +113,17 @@ def types_of_kinds(call: Call, wanted: Mapping[NodeKind, Sequence[int] | None], 
         return {}
     every = [kind.type_kind for kind, ids in wanted.items() if ids is None]
     ids = sorted({i for kind_ids in wanted.values() if kind_ids is not None for i in kind_ids})
-    q = call.q("types_of_kinds", lambda: select(T.c.type_kind, *_TYPE_COLUMNS).where(
-        T.c.type_kind.in_(bindparam("kinds", expanding=True)) | T.c.id.in_(bindparam("ids", expanding=True))))
+    q = call.q("types_of_kinds", lambda: select(T.c.type_kind, *_TYPE_COLUMNS).where(_wanted_types()))
+    # the types' properties and bases by the same condition, so both go in one round trip on a server
+    details_q = call.q("details_of_kinds", lambda: _select_props_and_bases(select(T.c.id).where(_wanted_types())))
     found: dict[int, tuple] = {}
+    detail_rows: list[tuple] = []
     for chunk in call.chunked(ids) or [[]]:
-        found.update((row[1], row) for row in call.all(q, {"kinds": every, "ids": chunk}))
-    details = _details(call, sorted(found))
+        params = {"kinds": every, "ids": chunk}
+        type_rows, chunk_details = call.all_each([(q, params), (details_q, params)])
+        found.update((row[1], row) for row in type_rows)
+        detail_rows.extend(chunk_details)
+    details = _details_of_rows(detail_rows)
     out = {}
     for kind, kind_ids in wanted.items():
         unique = sorted(found) if kind_ids is None else dict.fromkeys(kind_ids)
@@ -127,10 +135,14 @@ def types_of_kinds(call: Call, wanted: Mapping[NodeKind, Sequence[int] | None], 
     return out
 
 
-def _select_props_and_bases() -> Any:
-    """The properties (is_base 0, in name order) and the base type's name (is_base 1) of some types: one
-    statement, as a type read costs a round trip per statement on a server."""
-    ids = bindparam("ids", expanding=True)
+def _wanted_types() -> Any:
+    """types_of_kinds' condition: every type of some kinds, or of some ids."""
+    return T.c.type_kind.in_(bindparam("kinds", expanding=True)) | T.c.id.in_(bindparam("ids", expanding=True))
+
+
+def _select_props_and_bases(ids: Any) -> Any:
+    """The properties (is_base 0, in name order) and the base type's name (is_base 1) of the types whose id is
+    in `ids` (a list parameter or a subquery): one statement, as a statement costs a round trip on a server."""
     props = select(literal(0).label("is_base"), TP.c.type_id.label("type_id"), TP.c.name.label("name"),
                    TP.c.data_type).where(TP.c.type_id.in_(ids))
     bases = select(literal(1), PT.c.type_id, T.c.name, null()).join(T, T.c.id == PT.c.parent_type_id).where(
