@@ -88,26 +88,40 @@ EVENT_ORDER = {"execution_id": lambda r: (r[2], r[0]), "artifact_id": lambda r: 
 def get_events(call: Call, column: str, ids: Iterable[int], into: Any = None) -> list[pb.Event]:
     """Events whose artifact_id or execution_id (`column`) is in ids, with their paths (built in `into`, a
     response's repeated field, when given)."""
+    selected = E.c[column].in_(bindparam("ids", expanding=True))
     q = call.q(("events_by", column), lambda: packed_rows(select(
-        E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch
-    ).where(E.c[column].in_(bindparam("ids", expanding=True)))))
+        E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch).where(selected)))
+    # their paths by the same condition, in the same round trip: events are never changed nor deleted, so an
+    # event written in between only adds path rows, which are skipped
+    paths_q = call.q(("event_paths_by", column), lambda: _select_paths(select(E.c.id).where(selected)))
     rows: list[tuple] = []
+    path_rows: list[tuple] = []
     for chunk in call.chunked(sorted(set(ids))):
-        rows.extend(call.all(q, {"ids": chunk}))
+        chunk_rows, chunk_paths = call.all_each([(q, {"ids": chunk}), (paths_q, {"ids": chunk})])
+        rows.extend(chunk_rows)
+        path_rows.extend(chunk_paths)
     rows.sort(key=EVENT_ORDER[column])
-    return list(events_from_rows(call, rows, into).values())
+    return list(events_from_rows(call, rows, into, path_rows).values())
 
 
-def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None) -> dict[int, pb.Event]:
+def _select_paths(event_ids: Any) -> packed_rows:
+    """The path steps of the events whose id is in `event_ids` (a list parameter or a SELECT of ids), each
+    event's in the order they were written."""
+    return packed_rows(select(EP.c.event_id, EP.c.is_index_step, EP.c.step_index, EP.c.step_key)
+                       .where(EP.c.event_id.in_(event_ids)))
+
+
+def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None,
+                     path_rows: Iterable[tuple] | None = None) -> dict[int, pb.Event]:
     """Event protos (with their paths) by event id, in row order, from (id, artifact_id, execution_id,
-    type, milliseconds_since_epoch) rows; built in place in `into` (a repeated field) when given."""
-    q = call.q("event_paths", lambda: packed_rows(select(EP.c.event_id, EP.c.is_index_step, EP.c.step_index,
-                                                         EP.c.step_key)
-                                                  .where(EP.c.event_id.in_(bindparam("ids", expanding=True)))))
+    type, milliseconds_since_epoch) rows; built in place in `into` (a repeated field) when given. The
+    paths are read here unless their rows (_select_paths') are given."""
+    if path_rows is None:
+        q = call.q("event_paths", lambda: _select_paths(bindparam("ids", expanding=True)))
+        path_rows = [row for chunk in call.chunked([r[0] for r in rows]) for row in call.all(q, {"ids": chunk})]
     steps: dict[int, list[tuple]] = {}
-    for chunk in call.chunked([r[0] for r in rows]):
-        for event_id, is_index, index, key in call.all(q, {"ids": chunk}):
-            steps.setdefault(event_id, []).append((is_index, index, key))
+    for event_id, is_index, index, key in path_rows:
+        steps.setdefault(event_id, []).append((is_index, index, key))
     # Each event built in one call, its path included (setting fields one by one costs a Python call each);
     # a path is built once per distinct sequence of steps (a pipeline's events share a few) and copied.
     make = pb.Event if into is None else into.add
