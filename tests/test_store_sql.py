@@ -1,0 +1,81 @@
+"""mlmd_core.store.sql without a server: how statements are bound for MySQL (integer lists in the text) and how
+packed MySQL results are read back or refused (then the caller reads the rows plainly). The same code runs
+against MariaDB in tests/test_server_backends.py; these cases are the ones a live server hardly produces."""
+
+from __future__ import annotations
+
+import pymysql
+import pytest
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import mysql, sqlite
+
+from mlmd_core.store import schema
+from mlmd_core.store.sql import Statement, packed_rows
+
+A = schema.artifact
+MYSQL = mysql.pymysql.dialect(paramstyle="format")
+
+
+def _by_ids_and_uris() -> object:
+    return select(A.c.id).where(A.c.id.in_(bindparam("ids", expanding=True)), A.c.type_id == bindparam("type_id"),
+                                A.c.uri.in_(bindparam("uris", expanding=True)))
+
+
+def _as_pymysql_sends(sql: str, values: list) -> str:
+    """The query text pymysql sends for a statement and its parameters (it interpolates them itself)."""
+    return sql % tuple(pymysql.converters.escape_item(v, "utf8") for v in values)
+
+
+def test_mysql_integer_lists_go_into_the_text_as_pymysql_would_write_them() -> None:
+    stmt = Statement(select(A.c.id).where(A.c.id.in_(bindparam("ids", expanding=True)),
+                                          A.c.type_id == bindparam("type_id")), MYSQL)
+    ids = [3, -7, 2**40, True, False]
+    sql, values = stmt.bind({"ids": ids, "type_id": 5})
+    assert "IN (3, -7, 1099511627776, 1, 0)" in sql and values == [5]
+    plain = Statement(select(A.c.id).where(A.c.id.in_(bindparam("ids", expanding=True)),
+                                           A.c.type_id == bindparam("type_id")), MYSQL)
+    plain._inline_parts = None  # the placeholders pymysql fills in itself
+    assert _as_pymysql_sends(sql, values) == _as_pymysql_sends(*plain.bind({"ids": ids, "type_id": 5}))
+    assert stmt.bind({"ids": [], "type_id": 5})[0].count("IN (NULL)") == 1
+
+
+def test_mysql_lists_of_anything_but_integers_stay_parameters() -> None:
+    stmt = Statement(_by_ids_and_uris(), MYSQL)
+    sql, values = stmt.bind({"ids": [1, 2], "type_id": 5, "uris": ["/a", "it's"]})
+    assert sql.count("%s") == 5 and values == [1, 2, 5, "/a", "it's"]
+    assert "1, 2" not in sql
+
+
+def test_sqlite_lists_stay_parameters() -> None:
+    stmt = Statement(_by_ids_and_uris(), sqlite.dialect(paramstyle="qmark"))
+    sql, values = stmt.bind({"ids": [1, 2], "type_id": 5, "uris": ["/a"]})
+    assert sql.count("?") == 4 and values == [1, 2, 5, "/a"]
+
+
+def _pack(**options: object) -> packed_rows:
+    return packed_rows(select(A.c.id, A.c.name, A.c.uri), **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("result", "why"), [
+    ((3, None), "over max_allowed_packet: MySQL sends NULL with a row count"),
+    ((2, b'[[1,"a",null],[2,"b"'), "cut at group_concat_max_len"),
+    ((2, b'[[1,"a",null]]'), "fewer rows than counted"),
+    ((1, b'[[1,"\xe2\x98"]]'), "cut inside a character"),
+])
+def test_packed_result_that_did_not_fit_is_refused(result: tuple, why: str) -> None:
+    assert _pack().rows(result) is None, why
+
+
+def test_packed_rows_come_back_as_tuples_in_the_selects_order() -> None:
+    pack = _pack(order=lambda row: row[0], descending=True, binary=[2])
+    assert pack.rows((0, None)) == []
+    assert pack.rows((2, b'[[1,"\xc3\xa9",null],[2,"b","00ff"]]')) == [(2, "b", b"\x00\xff"), (1, "\u00e9", None)]
+
+
+def test_packing_is_worth_it_from_the_expected_number_of_values() -> None:
+    pack = _pack()  # three columns: packed from 134 rows (PACK_FROM_VALUES = 400)
+    assert not pack.worth_it({"ids": [1] * 133}, ["ids"], None)
+    assert pack.worth_it({"ids": [1] * 134}, ["ids"], None)
+    assert not pack.worth_it({}, [], None)  # nothing tells the size: plain the first time
+    assert pack.worth_it({}, [], 200) and not pack.worth_it({}, [], 100)  # then by the size it had last time
+    assert _pack(expected_rows=lambda params: params["limit"]).worth_it({"limit": 134}, [], 1)
