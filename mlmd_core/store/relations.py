@@ -88,15 +88,22 @@ EVENT_ORDER = {"execution_id": lambda r: (r[2], r[0]), "artifact_id": lambda r: 
 def get_events(call: Call, column: str, ids: Iterable[int], into: Any = None) -> list[pb.Event]:
     """Events whose artifact_id or execution_id (`column`) is in ids, with their paths (built in `into`, a
     response's repeated field, when given)."""
-    selected = E.c[column].in_(bindparam("ids", expanding=True))
+    def selected() -> Any:
+        return E.c[column].in_(bindparam("ids", expanding=True))
+
     q = call.q(("events_by", column), lambda: packed_rows(select(
-        E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch).where(selected)))
-    # their paths by the same condition, in the same round trip: events are never changed nor deleted, so an
-    # event written in between only adds path rows, which are skipped
-    paths_q = call.q(("event_paths_by", column), lambda: _select_paths(select(E.c.id).where(selected)))
+        E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch).where(selected())))
     rows: list[tuple] = []
-    path_rows: list[tuple] = []
+    path_rows: list[tuple] | None = None  # SQLite: read by the events' ids after them (none without events)
+    if call.dialect_name != "sqlite":
+        # on a server their paths by the same condition, in the same round trip: events are never changed nor
+        # deleted, so an event written in between only adds path rows, which are skipped
+        paths_q = call.q(("event_paths_by", column), lambda: _select_paths(select(E.c.id).where(selected())))
+        path_rows = []
     for chunk in call.chunked(sorted(set(ids))):
+        if path_rows is None:
+            rows.extend(call.all(q, {"ids": chunk}))
+            continue
         chunk_rows, chunk_paths = call.all_each([(q, {"ids": chunk}), (paths_q, {"ids": chunk})])
         rows.extend(chunk_rows)
         path_rows.extend(chunk_paths)
