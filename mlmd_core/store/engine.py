@@ -154,14 +154,9 @@ def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
 
     def on_connect() -> Any:
         conn = connect(cfg.database, pooled=True)
-        # group_concat_max_len: see sql.packed_rows (1 GiB, max_allowed_packet's cap). eq_range_index_dive_limit:
-        # the planner estimates an IN list from index statistics instead of looking each value up in the index
-        # first (≈ 0.1 ms a statement for a lineage query's 150 ids, on the non-unique indexes of paths, links
-        # and properties); the lists are ids of rows, whose counts the statistics estimate well.
-        with conn.cursor() as cur:
+        with conn.cursor() as cur:  # group_concat_max_len: see sql.packed_rows (1 GiB, max_allowed_packet's cap)
             cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;\n"
-                        "SET SESSION group_concat_max_len = 1073741824;\n"
-                        "SET SESSION eq_range_index_dive_limit = 1")
+                        "SET SESSION group_concat_max_len = 1073741824")
             while cur.nextset():
                 pass
         return conn
