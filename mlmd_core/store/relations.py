@@ -122,7 +122,7 @@ def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None,
                      path_rows: Iterable[tuple] | None = None) -> dict[int, pb.Event]:
     """Event protos (with their paths) by event id, in row order, from (id, artifact_id, execution_id,
     type, milliseconds_since_epoch) rows; built in place in `into` (a repeated field) when given. The
-    paths are read here unless their rows (_select_paths') are given."""
+    paths are read here unless `path_rows` (rows of _select_paths) are given."""
     if path_rows is None:
         q = call.q("event_paths", lambda: _select_paths(bindparam("ids", expanding=True)))
         path_rows = [row for chunk in call.chunked([r[0] for r in rows]) for row in call.all(q, {"ids": chunk})]
