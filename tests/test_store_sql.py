@@ -4,6 +4,8 @@ against MariaDB in tests/test_server_backends.py; these cases are the ones a liv
 
 from __future__ import annotations
 
+from typing import Any
+
 import pymysql
 import pytest
 from sqlalchemy import bindparam, select
@@ -16,9 +18,12 @@ A = schema.artifact
 MYSQL = mysql.pymysql.dialect(paramstyle="format")
 
 
-def _by_ids_and_uris() -> object:
-    return select(A.c.id).where(A.c.id.in_(bindparam("ids", expanding=True)), A.c.type_id == bindparam("type_id"),
-                                A.c.uri.in_(bindparam("uris", expanding=True)))
+def _by_ids() -> Any:
+    return select(A.c.id).where(A.c.id.in_(bindparam("ids", expanding=True)), A.c.type_id == bindparam("type_id"))
+
+
+def _by_ids_and_uris() -> Any:
+    return _by_ids().where(A.c.uri.in_(bindparam("uris", expanding=True)))
 
 
 def _as_pymysql_sends(sql: str, values: list) -> str:
@@ -27,13 +32,11 @@ def _as_pymysql_sends(sql: str, values: list) -> str:
 
 
 def test_mysql_integer_lists_go_into_the_text_as_pymysql_would_write_them() -> None:
-    stmt = Statement(select(A.c.id).where(A.c.id.in_(bindparam("ids", expanding=True)),
-                                          A.c.type_id == bindparam("type_id")), MYSQL)
+    stmt = Statement(_by_ids(), MYSQL)
     ids = [3, -7, 2**40, True, False]
     sql, values = stmt.bind({"ids": ids, "type_id": 5})
     assert "IN (3, -7, 1099511627776, 1, 0)" in sql and values == [5]
-    plain = Statement(select(A.c.id).where(A.c.id.in_(bindparam("ids", expanding=True)),
-                                           A.c.type_id == bindparam("type_id")), MYSQL)
+    plain = Statement(_by_ids(), MYSQL)
     plain._inline_parts = None  # the placeholders pymysql fills in itself
     assert _as_pymysql_sends(sql, values) == _as_pymysql_sends(*plain.bind({"ids": ids, "type_id": 5}))
     assert stmt.bind({"ids": [], "type_id": 5})[0].count("IN (NULL)") == 1

@@ -114,7 +114,7 @@ def load_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], into: Mapping[
     props: list[list[tuple]] = [[] for _ in _KINDS]
     nodes_q = call.q("nodes_of_kinds", lambda: packed_rows(_select_nodes_of_kinds()))
     props_q = call.q("props_of_kinds", lambda: packed_rows(
-        _select_props_of_kinds(), binary=[4 + PROPERTY_COLUMNS.index("proto_value")]))
+        _select_props_of_kinds(), binary=[1 + _PROTO_COLUMN]))  # the kind's index comes first
     for chunks in call.zip_chunks(wanted):  # the nodes and their properties in one round trip
         params = dict(zip(_KIND_PARAMS, chunks))
         node_rows, prop_rows = call.all_each([(nodes_q, params), (props_q, params)])

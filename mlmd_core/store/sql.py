@@ -210,12 +210,16 @@ class Cursor:
             return self.run(stmt, params).fetchall()
         pack = stmt.packing(params)
         sql, values = stmt.bind(params)
-        rows = None
-        if pack is not None:
-            self._cursor.execute(pack.before + sql + pack.after, values)
-            rows = pack.rows(self._cursor.fetchone())
+        self._cursor.execute(sql if pack is None else pack.before + sql + pack.after, values)
+        return self._packable_rows(stmt, pack, self._cursor.fetchall(), (sql, values))
+
+    def _packable_rows(self, stmt: Statement, pack: packed_rows | None, result: Sequence[tuple],
+                       bound: tuple[str, Any]) -> Sequence[tuple]:
+        """The rows of a packed_rows statement from its `result` (one packed row when `pack`), read again
+        unpacked (`bound`) when they did not fit; the statement keeps their count for its next size estimate."""
+        rows = result if pack is None else pack.rows(result[0])
         if rows is None:
-            self._cursor.execute(sql, values)
+            self._cursor.execute(*bound)
             rows = self._cursor.fetchall()
         stmt.last_rows = len(rows)
         return rows
@@ -234,18 +238,11 @@ class Cursor:
             cursor.execute(b";\n".join(self._mogrified(
                 [(sql if pack is None else pack.before + sql + pack.after, values)
                  for (sql, values), pack in zip(bound, packs)])))
-            results: list[Sequence[tuple] | None] = [cursor.fetchall()]
+            results = [cursor.fetchall()]
             while cursor.nextset():
                 results.append(cursor.fetchall())
-            for index, pack in enumerate(packs):
-                if pack is not None:
-                    results[index] = pack.rows(results[index][0])
-                    if results[index] is None:  # too large to pack: the rows as they are
-                        cursor.execute(*bound[index])
-                        results[index] = cursor.fetchall()
-                if items[index][0].pack is not None:
-                    items[index][0].last_rows = len(results[index])  # type: ignore[arg-type]
-            return results  # type: ignore[return-value]
+            return [result if stmt.pack is None else self._packable_rows(stmt, pack, result, each)
+                    for (stmt, _), pack, result, each in zip(items, packs, results, bound)]
         cursors = []
         with self.raw.pipeline():
             for sql, values in bound:
