@@ -22,12 +22,12 @@ Timed, each on a fresh database holding MLMD's schema and that type only:
 
 The raw database is created by mlmd_core: for a file, an mlmd_core store is opened on the fresh file and the
 type put, then the store is closed and a sqlite3 connection opened with the connection settings of
-mlmd_core/store/engine.py (`isolation_level=None`, `PRAGMA busy_timeout = 20000`, `PRAGMA journal_mode = WAL`,
-`PRAGMA synchronous = NORMAL`); for memory, mlmd_core creates a template file once and every raw in-memory
-database is a copy of it (`sqlite3.Connection.backup`) on a plain `sqlite3.connect(":memory:",
-isolation_level=None)`, as mlmd_core's own in-memory connection (no PRAGMAs). After the first round the two file
-databases are compared row by row (`same_rows`): the raw side must have written exactly what mlmd_core wrote,
-timestamps aside.
+mlmd_core/store/engine.py (`isolation_level=None` and its `SQLITE_FILE_PRAGMAS` and `SQLITE_WRITER_PRAGMAS`:
+busy timeout, memory-mapped reads, WAL, `synchronous = NORMAL`); for memory, mlmd_core creates a template
+file once and every raw in-memory database is a copy of it (`sqlite3.Connection.backup`) on a plain
+`sqlite3.connect(":memory:", isolation_level=None)`, as mlmd_core's own in-memory connection (no PRAGMAs).
+After the first round the two file databases are compared row by row (`same_rows`): the raw side must have
+written exactly what mlmd_core wrote, timestamps aside.
 
 Rounds are interleaved (mlmd_core first in even rounds, raw first in odd ones); the medians over rounds and the
 ratio mlmd_core time / raw time are reported (1.0 = as fast as raw; the target is at most 2). The wall time is the
@@ -61,12 +61,13 @@ from store_bench import load_bench  # noqa: E402 - imports ../shared/bench/mlmd_
 
 import mlmd_core  # noqa: E402
 from mlmd_core.proto import metadata_store_pb2 as pb  # noqa: E402
+from mlmd_core.store.engine import SQLITE_FILE_PRAGMAS, SQLITE_WRITER_PRAGMAS  # noqa: E402
 
 BATCH = 100
 BACKENDS = ("sqlite-memory", "sqlite-file")
 MODES = ("batch", "single")
-# mlmd_core/store/engine.py: how a SQLite file connection is set up (an in-memory one gets none of these).
-FILE_PRAGMAS = ("PRAGMA busy_timeout = 20000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL")
+# How mlmd_core sets up a SQLite file connection (an in-memory one gets none of these).
+FILE_PRAGMAS = SQLITE_FILE_PRAGMAS + SQLITE_WRITER_PRAGMAS
 ART_SQL = ('INSERT INTO "Artifact" (type_id, create_time_since_epoch, last_update_time_since_epoch, name, '
            "external_id, uri, state) VALUES (?, ?, ?, ?, ?, ?, ?)")
 PROP_SQL = ('INSERT INTO "ArtifactProperty" (artifact_id, name, is_custom_property, int_value, double_value, '

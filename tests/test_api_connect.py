@@ -151,6 +151,30 @@ def test_file_store_uses_wal(tmp_path):
         conn.close()
 
 
+@only_mlmd_core
+def test_file_store_reads_through_a_memory_map(tmp_path):
+    """mmap_size is per connection (a plain one reads 0): the store's own connections, read-write and
+    read-only, read pages through a memory map of the file."""
+    path = tmp_path / "db.sqlite"
+    writer = open_store(file_config(path))
+    _fill(writer)
+    reader = open_store(file_config(path, mode=pb.SqliteMetadataSourceConfig.READONLY))
+    for s in (writer, reader):
+        database = s._backend.database
+        handle, raw = database.acquire()
+        try:
+            assert raw.execute("PRAGMA mmap_size").fetchone() == (1 << 30,)
+        finally:
+            database.release(handle)
+    plain = sqlite3.connect(path)
+    try:
+        assert plain.execute("PRAGMA mmap_size").fetchone() == (0,)
+    finally:
+        plain.close()
+    _close(reader)
+    _close(writer)
+
+
 def test_storage_encodings(tmp_path):
     """§6.3: uri '' when unset, NULL state, struct/proto as base64 text, bool as 1/0, EventPath rows."""
     import base64

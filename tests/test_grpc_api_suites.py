@@ -16,7 +16,8 @@ SUITES = ["test_api_types.py", "test_api_nodes.py", "test_api_relations.py", "te
 # What only an in-process store can do: reject an unset ConnectionConfig in its constructor (a server falls
 # back to an in-memory store) and take retry_options from the ConnectionConfig (the gRPC client retries 5 times).
 IN_PROCESS_ONLY = ["tests/test_api_connect.py::test_unset_config_raises_runtime_error",
-                   "tests/test_api_connect.py::test_retry_options"]
+                   "tests/test_api_connect.py::test_retry_options",
+                   "tests/test_api_connect.py::test_file_store_reads_through_a_memory_map"]
 
 
 def _env() -> dict[str, str]:

@@ -19,6 +19,12 @@ from mlmd_core.proto import metadata_store_pb2 as pb
 
 # How long a SQLite writer waits for another process's write lock before the call is retried.
 SQLITE_BUSY_TIMEOUT_MS = 20_000
+# How a SQLite file connection is set up (an in-memory one needs none of it). WAL: readers never block the
+# writer, and NORMAL sync is then safe against corruption. mmap_size: pages are read from a memory map of the
+# file (shared by every connection and process) instead of a read() each time one leaves the connection's 2 MB
+# page cache — point reads 10-15% faster at 10k-100k artifacts (docs/performance.md).
+SQLITE_FILE_PRAGMAS = (f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}", "PRAGMA mmap_size = 1073741824")
+SQLITE_WRITER_PRAGMAS = ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL")
 
 _SqliteMode = pb.SqliteMetadataSourceConfig.ConnectionMode
 
@@ -60,10 +66,8 @@ def create_engine(config: pb.ConnectionConfig) -> sqlalchemy.Engine:
                                        timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
             except sqlite3.Error as exc:
                 raise errors.InvalidArgumentError(f"Cannot connect sqlite3 database {uri}: {exc}") from exc
-            conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            if not read_only:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
+            for pragma in SQLITE_FILE_PRAGMAS + (() if read_only else SQLITE_WRITER_PRAGMAS):
+                conn.execute(pragma)
             return conn
 
         # Database keeps one connection per thread for the store's lifetime (see Database.acquire).
