@@ -14,7 +14,8 @@ TESTS = Path(__file__).resolve().parent
 SUITES = ["test_api_types.py", "test_api_nodes.py", "test_api_relations.py", "test_api_paging.py",
           "test_api_composite.py", "test_api_errors.py", "test_api_atomicity.py", "test_api_connect.py"]
 # What only an in-process store can do: reject an unset ConnectionConfig in its constructor (a server falls
-# back to an in-memory store) and take retry_options from the ConnectionConfig (the gRPC client retries 5 times).
+# back to an in-memory store), take retry_options from the ConnectionConfig (the gRPC client retries 5 times),
+# and hand a test its own SQLite connections to inspect.
 IN_PROCESS_ONLY = ["tests/test_api_connect.py::test_unset_config_raises_runtime_error",
                    "tests/test_api_connect.py::test_retry_options",
                    "tests/test_api_connect.py::test_file_store_reads_through_a_memory_map"]
