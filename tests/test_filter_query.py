@@ -628,6 +628,16 @@ def test_equality_is_case_sensitive_and_like_is_not(data):
     _check(data, A, "uri = 'GS://bucket/a1'", "")
     _check(data, A, "custom_properties.tag.string_value = 'red'", "a1")
     _check(data, A, "custom_properties.tag.string_value LIKE 'RED'", "a1 A3")
+    # name lookups go through the (type_id, name) index, on MySQL in its case-insensitive collation first
+    _check(data, A, "name = 'a3'", "")
+    _check(data, A, "name = 'A3'", "A3")
+    _check(data, A, "name IN ('a3', 'A1', 'a5')", "a5")
+    _check(data, A, "type = 'Model' AND name = 'a3'", "")
+    _check(data, A, "contexts_c.name = 'R1'", "")
+    _check(data, A, "contexts_c.name = 'r1' AND name != 'A5'", "a1 a2 a5")
+    _check(data, A, "external_id = 'EXT_A1'", "")
+    _check(data, C, "name = 'R2' OR name = 'solo'", "solo")
+    _check(data, C, "NOT name = 'R2'", "r1 r2 p1 lonely solo")
 
 
 def test_type_matches_the_name_across_versions(data):
@@ -1071,7 +1081,67 @@ def test_zetasql_surface_accepted_by_ml_metadata(data, kind, query, expected):
     _check(data, kind, query, expected)
 
 
-# ------------------------------------------------------------------------------------- query plans (SQLite)
+# ------------------------------------------------------------------------------------------- query plans
+
+
+@only_mlmd_core
+@pytest.mark.parametrize("backend", STORE_BACKENDS)
+@pytest.mark.parametrize("query,index", [
+    ("name = 'n7'", "name"),
+    ("name = 'n7' AND uri LIKE '/u/%'", "name"),
+    ("type = 'T1' AND name = 'n7'", "name"),
+    ("uri = '/u/7'", "uri"),
+])
+def test_exact_string_lookups_use_an_index(backend, query, index):
+    """No index starts with a node's name: `name = ...` is bounded by `type_id IN (the kind's types)` too,
+    which the unique index (type_id, name) answers (before: a scan of every node). On MySQL, an exact match
+    (BINARY) comes with the same comparison in the column's collation, which the index can use."""
+    import server_backends
+    from sqlalchemy import select
+
+    from mlmd_core import filter as filter_query
+    from mlmd_core.store.kinds import ARTIFACT
+    from mlmd_core.store.sql import Statement
+
+    config = backend_config(backend)
+    s = open_store(config)
+    try:
+        type_ids = [s.put_artifact_type(pb.ArtifactType(name=f"T{t}")) for t in range(3)]
+        s.put_artifacts([pb.Artifact(type_id=type_ids[i % 3], name=f"n{i}", uri=f"/u/{i}") for i in range(3000)])
+        database = s._backend.database
+        stmt = select(ARTIFACT.table.c.id).where(filter_query.condition(ARTIFACT, query))
+        sql, values = Statement(stmt, database.dialect).bind(filter_query.parameters(query)[1])
+        if backend == "memory":
+            handle, raw = database.acquire()
+            try:
+                plan = " ".join(row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", values))
+            finally:
+                database.release(handle)
+            used = {"name": "(type_id=? AND name=?)", "uri": "idx_artifact_uri (uri=?)"}[index]
+            assert used in plan and "SCAN Artifact" not in plan, plan
+            return
+        conn = server_backends.admin_connection(
+            backend, config.mysql.database if backend == "mysql" else config.postgresql.dbname)
+        try:
+            cur = conn.cursor()
+            cur.execute("ANALYZE TABLE Artifact, Type" if backend == "mysql" else "ANALYZE")
+            if backend == "mysql":
+                cur.fetchall()
+            cur.execute(f"EXPLAIN {sql}", values)
+            rows = cur.fetchall()
+            if backend == "mysql":  # the Artifact row: looked up by the index (not "index": all of it read)
+                columns = [d[0] for d in cur.description]
+                [artifact] = [dict(zip(columns, r)) for r in rows if r[columns.index("table")] == "Artifact"]
+                assert artifact["type"] in ("const", "eq_ref", "ref", "range"), rows
+                assert artifact["key"] == {"name": "UniqueArtifactTypeName", "uri": "idx_artifact_uri"}[index], rows
+            else:  # the index searched by type_id and name (not just scanned with a name filter)
+                plan = " ".join(r[0] for r in rows)
+                used = {"name": "Index Cond: ((type_id = ", "uri": "Index Cond: (uri = "}[index]
+                assert used in plan and "Seq Scan on artifact" not in plan, plan
+        finally:
+            conn.close()
+    finally:
+        close_store(s)
 
 
 @only_mlmd_core

@@ -46,6 +46,29 @@ def _exact_mysql(element: _Exact, compiler: Any, **kw: Any) -> str:
     return f"BINARY {compiler.process(element.operand, **kw)}"
 
 
+class _IndexedMatch(ColumnElement):
+    """An exact string `=` or `IN` that an index on the column can answer. BINARY (MySQL) hides the column
+    from its indexes, so there the same comparison in the column's collation, true for every exact match,
+    comes first for the index to use."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a condition as it is, not `(...) = 1`, which no index answers
+
+    def __init__(self, plain: Any, exact: Any):
+        self.plain, self.exact = plain, exact
+
+
+@compiles(_IndexedMatch)
+def _indexed_match_default(element: _IndexedMatch, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.exact, **kw)
+
+
+@compiles(_IndexedMatch, "mysql")
+def _indexed_match_mysql(element: _IndexedMatch, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.plain, **kw)} AND {compiler.process(element.exact, **kw)})"
+
+
 class _Like(ColumnElement):
     """operand LIKE pattern, case-insensitive everywhere (ILIKE on PostgreSQL)."""
 
@@ -90,6 +113,7 @@ Type = Any  # one of the strings above, or an Enum
 class Value:
     sql: Any
     type: Type
+    named: tuple[Any, NodeKind] | None = None  # (node table or alias, its kind) when this is the node's name
 
 
 _COMMON = {"id": INT, "type_id": INT, "name": STRING, "external_id": STRING, "type": STRING,
@@ -129,6 +153,13 @@ class _Compiler:
         self.root = kind.table
         self.joined: dict[Any, Any] = {}
         self.on: list[Any] = []
+        # The comparisons every match must satisfy (the condition's top-level AND), and for each node whose
+        # name one of them looks up: `type_id IN (its kind's types)`. No index starts with the name; the
+        # unique index (type_id, name) answers the lookup once type_id is bounded too, instead of a scan of
+        # every node (a few types against thousands of nodes: one index probe per type). Always true, it is
+        # ANDed to the condition; not under OR or NOT, where no index is used and it would only cost.
+        self.conjuncts: set[int] = set()
+        self.name_leads: dict[Any, Any] = {}
 
     def _join(self, key: Any, table: Any, on: Any) -> Any:
         """The alias joined under `key` (joined once, so the same alias means the same row)."""
@@ -177,6 +208,8 @@ class _Compiler:
                            f"[at {ref.line}:{ref.column}]")
         if head == "type":
             return Value(self._type_name("root", self.root, self.kind), STRING)
+        if head == "name":
+            return Value(self.root.c.name, STRING, (self.root, self.kind))
         return Value(self.root.c[head], attributes[head])
 
     def _property(self, ref: ast.Ref) -> Value:
@@ -218,6 +251,8 @@ class _Compiler:
         node = self._join(key, neighbour_kind.table, lambda a: a.c.id == through.c[theirs])
         if field == "type":
             return Value(self._type_name(key, node, neighbour_kind), STRING)
+        if field == "name":
+            return Value(node.c.name, STRING, (node, neighbour_kind))
         return Value(node.c[field], ATTRIBUTES[neighbour_kind.name][field])
 
     def _link(self, prefix: str) -> tuple[Any, str, str]:
@@ -287,8 +322,9 @@ class _Compiler:
         shown = node.value if isinstance(node, ast.Literal) else getattr(node, "text", type(node).__name__)
         raise _invalid(f"Unsupported enum value specified in the query: {shown}")
 
-    def _operands(self, op: str, left: ast.Node, right: ast.Node) -> tuple[Any, Any, Enum | None]:
-        """Both sides of a comparison, type-checked; enum literals become their numbers."""
+    def _operands(self, op: str, left: ast.Node, right: ast.Node) -> tuple[Value, Value, Enum | None]:
+        """Both sides of a comparison, type-checked; enum literals become their numbers, strings are
+        compared exactly."""
         for side in (left, right):
             if isinstance(side, ast.Literal) and side.value is None:
                 raise _invalid(f"Operands of {op} cannot be literal NULL")
@@ -297,14 +333,24 @@ class _Compiler:
             if isinstance(column.type, Enum):
                 if op not in ("=", "!="):
                     raise _invalid(f"Operator {op} is not supported on {column.type.name}: use =, !=, IN or NOT IN")
-                return column.sql, literal(self._enum_value(column.type, right, op)), column.type
+                return column, Value(literal(self._enum_value(column.type, right, op)), column.type), column.type
         lv, rv = self.value(left), self.value(right)
         if not (lv.type == rv.type or (lv.type in NUMERIC and rv.type in NUMERIC)):
             raise _invalid(f"No matching signature for operator {op} for argument types: "
                            f"{_type_name(lv.type)}, {_type_name(rv.type)}")
         if lv.type == STRING:
-            return _Exact(lv.sql), _Exact(rv.sql), None
-        return lv.sql, rv.sql, None
+            return Value(_Exact(lv.sql), STRING, lv.named), Value(_Exact(rv.sql), STRING, rv.named), None
+        return lv, rv, None
+
+    def _indexed(self, comparison: ast.Node, column: Value, exact: Any, plain: Any) -> Any:
+        """An exact match of a string column against literals (`exact`; `plain`: the same in the column's
+        collation), in the form the column's index can answer."""
+        if column.named is not None and id(comparison) in self.conjuncts:
+            node, kind = column.named
+            if node not in self.name_leads:
+                t = schema.type_table
+                self.name_leads[node] = node.c.type_id.in_(select(t.c.id).where(t.c.type_kind == kind.type_kind))
+        return _IndexedMatch(plain, exact)
 
     def predicate(self, node: ast.Node) -> Any:
         if isinstance(node, ast.BoolOp):
@@ -313,12 +359,17 @@ class _Compiler:
         if isinstance(node, ast.Not):
             return not_(self.predicate(node.operand))
         if isinstance(node, ast.Compare):
-            left, right, enum = self._operands(node.op, node.left, node.right)
+            lv, rv, enum = self._operands(node.op, node.left, node.right)
+            left, right = lv.sql, rv.sql
             ops = {"=": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
                    ">": left > right, ">=": left >= right}
             clause = ops[node.op]
             if enum is not None and node.op == "!=":
                 clause = or_(clause, left.is_(None))
+            if node.op == "=" and lv.type == STRING:
+                for column, other in ((lv, node.right), (rv, node.left)):
+                    if isinstance(other, ast.Literal):
+                        return self._indexed(node, column, clause, left.operand == right.operand)
             return clause
         if isinstance(node, ast.Like):
             operand, pattern = self.value(node.operand), self.value(node.pattern)
@@ -345,7 +396,12 @@ class _Compiler:
                                    f"{_type_name(operand.type)}, {_type_name(v.type)}")
                 values.append(_Exact(v.sql) if operand.type == STRING else v.sql)
             column = _Exact(operand.sql) if operand.type == STRING else operand.sql
-            return column.notin_(values) if node.negated else column.in_(values)
+            if node.negated:
+                return column.notin_(values)
+            if operand.type == STRING and all(isinstance(item, ast.Literal) for item in node.items):
+                plain = [v.operand if isinstance(v, _Exact) else v for v in values]
+                return self._indexed(node, operand, column.in_(values), operand.sql.in_(plain))
+            return column.in_(values)
         if isinstance(node, ast.IsNull):
             operand = self.value(node.operand)
             if operand.type is None:
@@ -389,6 +445,18 @@ def _aliases(node: ast.Node) -> set[tuple[str, str]]:
     return found
 
 
+def _is_name_lookup(node: ast.Node) -> bool:
+    """`name = "..."` or `name IN ("...", ...)` on the filtered node."""
+    def is_name(side: ast.Node) -> bool:
+        return isinstance(side, ast.Ref) and len(side.parts) == 1 and side.parts[0].lower() == "name"
+
+    if isinstance(node, ast.Compare) and node.op == "=":
+        return ((is_name(node.left) and isinstance(node.right, ast.Literal))
+                or (is_name(node.right) and isinstance(node.left, ast.Literal)))
+    return (isinstance(node, ast.In) and not node.negated and is_name(node.operand)
+            and all(isinstance(item, ast.Literal) for item in node.items))
+
+
 def _independent_parts(tree: ast.Node) -> list[ast.Node]:
     """A top-level AND split into parts that share no neighbour alias or property.
 
@@ -400,7 +468,9 @@ def _independent_parts(tree: ast.Node) -> list[ast.Node]:
         return [tree]
     groups: list[tuple[set, list[int]]] = []
     for index, item in enumerate(tree.items):
-        aliases, members = _aliases(item), [index]
+        # lookups of the node's own name join nothing: a part of their own, a condition on the node table
+        # that its index answers (with the others, it would be in their subquery, tested node by node)
+        aliases, members = _aliases(item) or ({("name",)} if _is_name_lookup(item) else set()), [index]
         kept = []
         for group_aliases, group_members in groups:
             if group_aliases & aliases or not (group_aliases or aliases):
@@ -438,7 +508,11 @@ def _part_condition(kind: NodeKind, tree: ast.Node) -> Any:
     (Attribution/Association) are indexed by context first, so those queries use `id IN (SELECT ...)`,
     which the database evaluates starting from the context side."""
     compiler = _Compiler(kind)
+    compiler.conjuncts = {id(item) for item in (tree.items if isinstance(tree, ast.BoolOp) and tree.op == "AND"
+                                                 else (tree,))}
     where = compiler.predicate(tree)
+    if compiler.name_leads:
+        where = and_(*compiler.name_leads.values(), where)
     if not compiler.on:
         return where
     root, root_id = kind.table, kind.table.c.id
