@@ -148,7 +148,7 @@ def _type_name(t: Type) -> str:
 class _Compiler:
     """Compiles against the node table itself; every join is an alias plus its ON condition."""
 
-    def __init__(self, kind: NodeKind):
+    def __init__(self, kind: NodeKind, conjuncts: tuple[ast.Node, ...] = ()):
         self.kind = kind
         self.root = kind.table
         self.joined: dict[Any, Any] = {}
@@ -158,7 +158,7 @@ class _Compiler:
         # unique index (type_id, name) answers the lookup once type_id is bounded too, instead of a scan of
         # every node (a few types against thousands of nodes: one index probe per type). Always true, it is
         # ANDed to the condition; not under OR or NOT, where no index is used and it would only cost.
-        self.conjuncts: set[int] = set()
+        self.conjuncts = {id(item) for item in conjuncts}
         self.name_leads: dict[Any, Any] = {}
 
     def _join(self, key: Any, table: Any, on: Any) -> Any:
@@ -507,9 +507,7 @@ def _part_condition(kind: NodeKind, tree: ast.Node) -> Any:
     when every join can be probed by the node's id through an index; links to contexts
     (Attribution/Association) are indexed by context first, so those queries use `id IN (SELECT ...)`,
     which the database evaluates starting from the context side."""
-    compiler = _Compiler(kind)
-    compiler.conjuncts = {id(item) for item in (tree.items if isinstance(tree, ast.BoolOp) and tree.op == "AND"
-                                                 else (tree,))}
+    compiler = _Compiler(kind, tree.items if isinstance(tree, ast.BoolOp) and tree.op == "AND" else (tree,))
     where = compiler.predicate(tree)
     if compiler.name_leads:
         where = and_(*compiler.name_leads.values(), where)
