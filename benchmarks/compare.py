@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mlmd_core.store.engine import mysql_driver  # which driver the mlmd_core runs use (same environment)
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT.parent / "shared" / "bench" / "mlmd_bench.py"
 SIDE_PYTHON = ROOT / ".venv-mlmd" / "bin" / "python"
@@ -102,6 +104,7 @@ def main() -> None:
     if args.json:
         report = {"backend": args.backend, "scale": args.scale, "rounds": args.rounds, "only": args.only,
                   "peak_rss_mib": rss,
+                  **({"mysql_driver": mysql_driver()} if args.backend == "mysql" else {}),
                   "started_at": started_at, "python": platform.python_version(),
                   "command": shlex.join(["python", "benchmarks/compare.py", *sys.argv[1:]]),
                   "rounds_ops_per_s": results, "median": rows}

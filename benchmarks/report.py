@@ -125,8 +125,9 @@ def render_ratios(paths: list[Path]) -> str:
                      key=lambda r: (order.get(r["backend"], 99), r["scale"]))
     lines: list[str] = []
     for r in reports:
-        lines += [f"**{BACKEND_TITLES.get(r['backend'], r['backend'])}**, N={r['scale']}, {r['rounds']} interleaved "
-                  f"round(s), {r['started_at']}: `{r['command']}`", "",
+        driver = f" (mlmd_core on {r['mysql_driver']})" if r.get("mysql_driver") else ""
+        lines += [f"**{BACKEND_TITLES.get(r['backend'], r['backend'])}**{driver}, N={r['scale']}, {r['rounds']} "
+                  f"interleaved round(s), {r['started_at']}: `{r['command']}`", "",
                   "| workload | ml-metadata 1.17.1 ops/s | mlmd_core ops/s | ratio |", "|---|---:|---:|---:|"]
         for name, row in r["median"].items():
             ratio = row.get("ratio")

@@ -650,8 +650,9 @@ def gs_check_try(box: Sandbox, outputs: list[dict[str, Any]]) -> None:
 
 
 def airflow_check_install(box: Sandbox, outputs: list[dict[str, Any]]) -> None:
-    assert [o["out"].splitlines()[-1] for o in outputs] == ["mlmd-airflow 0.1.0 is installed"] * 3, outputs
-    assert "[mysql] pymysql" in outputs[1]["out"].lower() and "[postgres] psycopg" in outputs[2]["out"], outputs
+    assert [o["out"].splitlines()[-1] for o in outputs] == ["mlmd-airflow 0.1.0 is installed"] * 4, outputs
+    assert "[mysql] pymysql" in outputs[1]["out"].lower() and "[postgres] psycopg" in outputs[3]["out"], outputs
+    assert "[mysqlclient] mysqlclient" in outputs[2]["out"], outputs
 
 
 def airflow_check_cli(box: Sandbox, outputs: list[dict[str, Any]]) -> None:

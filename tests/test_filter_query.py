@@ -26,6 +26,7 @@ from store_fixtures import (
     pb,
     raw_call,
     set_value,
+    store,  # noqa: F401 - fixture
     svc_pb,
     tick,
 )
@@ -638,6 +639,32 @@ def test_equality_is_case_sensitive_and_like_is_not(data):
     _check(data, A, "external_id = 'EXT_A1'", "")
     _check(data, C, "name = 'R2' OR name = 'solo'", "solo")
     _check(data, C, "NOT name = 'R2'", "r1 r2 p1 lonely solo")
+
+
+NON_ASCII = ["héllo", "Grüße", "数据 ✓", "🚀"]  # no two equal but for case: MySQL's unique keys ignore it
+
+
+def test_text_beyond_ascii_is_matched_exactly(store):  # noqa: F811 - the fixture
+    """On MySQL the stored text (utf8mb4 columns) and a query's literals (the latin1 session ml-metadata's
+    client uses, backends.md) are in different character sets: compared byte for byte, no such text matched."""
+    type_id = store.put_artifact_type(pb.ArtifactType(name="Doc", properties={"title": pb.STRING}))
+    artifacts = []
+    for text in NON_ASCII:
+        artifact = pb.Artifact(type_id=type_id, name=text, uri=f"/{text}", external_id=f"x-{text}")
+        artifact.properties["title"].string_value = text
+        artifacts.append(artifact)
+    store.put_artifacts(artifacts)
+
+    def found(query: str) -> list[str]:
+        return sorted(a.name for a in store.get_artifacts(ListOptions(filter_query=query)))
+
+    for text in NON_ASCII:
+        for query in (f"name = '{text}'", f"uri = '/{text}'", f"external_id = 'x-{text}'",
+                      f"properties.title.string_value = '{text}'", f"type = 'Doc' AND name = '{text}'"):
+            assert found(query) == [text], query
+    assert found("name IN ('héllo', '🚀', 'HÉLLO')") == sorted(["héllo", "🚀"])
+    assert found("uri != '/héllo'") == sorted(set(NON_ASCII) - {"héllo"})
+    assert found("properties.title.string_value IN ('GRÜSSE', 'grüße')") == []
 
 
 def test_type_matches_the_name_across_versions(data):

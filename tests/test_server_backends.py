@@ -181,9 +181,16 @@ def test_no_call_leaves_its_connection_in_a_transaction(backend: str) -> None:
     database = s._backend.database
 
     def idle() -> bool:
+        """What the server says of the pooled connection (MariaDB: @@in_transaction), not our own flags."""
         handle, raw = database.acquire()
         try:
-            return not database._in_transaction(raw) and not getattr(raw, "mlmd_begin_pending", False)
+            if backend == "postgresql":
+                return raw.info.transaction_status == 0 and not database._in_transaction(raw)
+            if getattr(raw, "mlmd_begin_pending", False) or database._in_transaction(raw):
+                return False
+            cursor = raw.cursor()
+            cursor.execute("SELECT @@in_transaction")
+            return list(cursor.fetchall()) == [(0,)]
         finally:
             database.release(handle)
 
@@ -267,12 +274,13 @@ def test_packed_reads_bring_back_what_was_written(backend: str, pack_from: int |
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Reads of many rows come from MySQL as one JSON text (sql.packed_rows): lineage, events and their paths,
     the nodes of a context read back exactly what was written, text of every kind included, whichever reads
-    are packed (a listing is packed by the size it read last time); and when the JSON text does not fit
+    are packed (a listing is packed by the size it read last time; pymysql only); and when the JSON text does not fit
     (here: the session's group_concat_max_len lowered to cut it), the same read runs unpacked, same answer."""
     from mlmd_core.store import sql
 
     if pack_from is not None:
         monkeypatch.setattr(sql, "PACK_FROM_VALUES", pack_from)
+    monkeypatch.setenv("MLMD_MYSQL_DRIVER", "pymysql")  # mysqlclient parses rows in C: it reads them plain
     s = open_store(fresh_config(backend))
     try:
         types = make_types(s)

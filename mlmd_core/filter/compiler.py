@@ -14,12 +14,13 @@ from typing import Any
 from sqlalchemy import Boolean, and_, bindparam, false, func, literal, not_, null, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import visitors
-from sqlalchemy.sql.expression import ColumnClause, ColumnElement
+from sqlalchemy.sql.expression import BindParameter, ColumnClause, ColumnElement
 
 from mlmd_core import errors
 from mlmd_core.filter import ast
 from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.store import schema
+from mlmd_core.store.engine import MYSQL_TEXT_CHARSET
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 
 
@@ -43,7 +44,15 @@ def _exact_default(element: _Exact, compiler: Any, **kw: Any) -> str:
 
 @compiles(_Exact, "mysql")
 def _exact_mysql(element: _Exact, compiler: Any, **kw: Any) -> str:
-    return f"BINARY {compiler.process(element.operand, **kw)}"
+    """A value in the session's character set (latin1, ml-metadata's: backends.md) goes into the text columns'
+    first, or its bytes would differ from theirs whenever it is not ASCII."""
+    operand = compiler.process(element.operand, **kw)
+    if isinstance(element.operand, BindParameter):
+        charset = getattr(compiler.dialect, MYSQL_TEXT_CHARSET, None) or "utf8mb4"
+        if not charset.isidentifier():
+            raise errors.InternalError(f"Unexpected character set of the MySQL text columns: {charset!r}")
+        return f"BINARY CONVERT({operand} USING {charset})"
+    return f"BINARY {operand}"
 
 
 class _IndexedMatch(ColumnElement):

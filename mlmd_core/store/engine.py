@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import sqlite3
 import threading
@@ -83,7 +84,12 @@ def create_engine(config: pb.ConnectionConfig) -> sqlalchemy.Engine:
 
 # ------------------------------------------------------------------------------------ MySQL / MariaDB
 
-# pymysql error numbers: what a caller can retry, and what means the connection is gone.
+# The attribute of a MySQL engine's dialect naming the character set of the database's text columns (utf8mb4,
+# latin1...): a query's string literals arrive in the session's latin1 and are converted to it before a byte
+# comparison (mlmd_core.filter.compiler).
+MYSQL_TEXT_CHARSET = "mlmd_text_charset"
+
+# MySQL error numbers: what a caller can retry, and what means the connection is gone.
 _MYSQL_RETRY = {1205, 1213}  # lock wait timeout, deadlock
 _MYSQL_DUPLICATE = {1062, 1586}
 _MYSQL_TABLE_EXISTS = {1050}
@@ -102,50 +108,95 @@ _POOL_ARGS: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_MAX_O
                               "pool_recycle": POOL_RECYCLE_S, "pool_timeout": 60, "pool_reset_on_return": None}
 
 
+MYSQL_DRIVERS = ("mysqlclient", "pymysql")
+
+
+def mysql_driver() -> str:
+    """The driver of MySQL connections: `MLMD_MYSQL_DRIVER` when set, else mysqlclient when it is installed
+    (it reads results in C, as ml-metadata's libmysqlclient does: a round trip costs a third of pymysql's, 500
+    property rows a fifth), else pymysql, the pure-Python one `mlmd-airflow[mysql]` installs."""
+    chosen = os.environ.get("MLMD_MYSQL_DRIVER", "").strip().lower()
+    if chosen:
+        if chosen not in MYSQL_DRIVERS:
+            raise errors.InvalidArgumentError(
+                f"MLMD_MYSQL_DRIVER={chosen!r}: expected one of {', '.join(MYSQL_DRIVERS)}")
+        return chosen
+    try:
+        import MySQLdb  # noqa: F401 - mysqlclient's module
+
+        return "mysqlclient"
+    except ImportError:
+        return "pymysql"
+
+
 def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
-    """pymysql connections (READ COMMITTED, so a call sees rows committed while it waited for a lock).
+    """MySQL connections with mysqlclient or pymysql (mysql_driver), in READ COMMITTED, so a call sees rows
+    committed while it waited for a lock.
 
     Text goes over the wire as ml-metadata's client sends it: a latin1 session that carries the UTF-8
     bytes of the text (the server stores them double-encoded in the utf8mb4 columns). So a database written
-    by ml-metadata reads the same here, and the other way round, non-ASCII text included."""
-    import pymysql
-
+    by ml-metadata reads the same here, and the other way round, non-ASCII text included. The driver encodes
+    queries and decodes text as UTF-8 all the same: pymysql is told so after connecting; mysqlclient connects
+    as utf8mb4 and the session is switched to latin1 behind its back (with the server's reports of session
+    variables turned off, which would tell it)."""
     if not cfg.database:
         raise errors.InvalidArgumentError("MySQL config needs a database name.")
+    driver_name = mysql_driver()
+    module = "MySQLdb" if driver_name == "mysqlclient" else "pymysql"
+    try:
+        driver = importlib.import_module(module)
+        client_flags = importlib.import_module(f"{module}.constants.CLIENT")
+    except ImportError as exc:
+        raise errors.FailedPreconditionError(
+            f"The MySQL driver {driver_name} is not installed (pip install 'mlmd-airflow[mysql]' for pymysql, "
+            f"'mlmd-airflow[mysqlclient]' for mysqlclient): {exc}") from exc
     # autocommit: reads run without a transaction (Database.begin opens one for writes only)
     # multi-statements: independent reads (Cursor.all_each) and deferred writes (Cursor.defer) in one round trip
-    args: dict[str, Any] = {"user": cfg.user or None, "password": cfg.password or "", "charset": "latin1",
-                            "connect_timeout": 10, "autocommit": True,
-                            "client_flag": pymysql.constants.CLIENT.MULTI_STATEMENTS}
+    args: dict[str, Any] = {"connect_timeout": 10, "autocommit": True, "client_flag": client_flags.MULTI_STATEMENTS,
+                            "cursorclass": _mysql_cursor_class(driver_name)}
+    for key in ("user", "password"):  # unset: the driver's default (the login name, no password)
+        if getattr(cfg, key):
+            args[key] = getattr(cfg, key)
     if cfg.socket:
         args["unix_socket"] = cfg.socket
     else:
         args["host"] = cfg.host or "localhost"
         args["port"] = cfg.port or 3306
+    if driver_name == "mysqlclient":
+        args.update(charset="utf8mb4", binary_prefix=True)
+    else:
+        args["charset"] = "latin1"
     if cfg.HasField("ssl_options"):
         ssl = cfg.ssl_options
         args["ssl"] = {k: getattr(ssl, k) for k in ("key", "cert", "ca", "capath", "cipher") if getattr(ssl, k)}
         # MLMD's verify_server_cert checks the server's certificate and host name (MYSQL_OPT_SSL_VERIFY_SERVER_CERT).
-        args["ssl_verify_cert"] = bool(ssl.verify_server_cert)
-        args["ssl_verify_identity"] = bool(ssl.verify_server_cert)
+        if driver_name == "mysqlclient":
+            args["ssl_mode"] = "VERIFY_IDENTITY" if ssl.verify_server_cert else "REQUIRED"
+        else:
+            args["ssl_verify_cert"] = bool(ssl.verify_server_cert)
+            args["ssl_verify_identity"] = bool(ssl.verify_server_cert)
     where = cfg.socket or f"{args.get('host')}:{args.get('port')}"
 
     def connect(database: str | None, pooled: bool = False) -> Any:
         """A pooled connection killed while it is set up raises the driver's error: Database.run connects again."""
         try:
-            conn = pymysql.connect(database=database, cursorclass=_mysql_cursor_class(), **args)
-            conn.encoding = "utf-8"  # what pymysql encodes queries and decodes text with: the bytes as they are
+            conn = driver.connect(database=database or "", **args)
+            if driver_name == "pymysql":
+                conn.encoding = "utf-8"  # what pymysql encodes queries and decodes text with: the bytes as they are
+            else:
+                with conn.cursor() as cur:  # before SET NAMES latin1 (on_connect below): see the docstring
+                    cur.execute("SET SESSION session_track_system_variables = ''")
             return conn
-        except pymysql.err.OperationalError as exc:
+        except driver.OperationalError as exc:
             if exc.args and ((database and exc.args[0] == 1049) or (pooled and exc.args[0] in _MYSQL_GONE)):
                 raise  # 1049: unknown database
             raise errors.UnavailableError(f"Cannot connect to MySQL server at {where}: {exc}") from exc
-        except pymysql.err.Error as exc:
+        except driver.Error as exc:
             raise errors.UnavailableError(f"Cannot connect to MySQL server at {where}: {exc}") from exc
 
     try:
         connect(cfg.database).close()
-    except pymysql.err.OperationalError as exc:  # 1049: the database does not exist
+    except driver.OperationalError as exc:  # 1049: the database does not exist
         if cfg.skip_db_creation:
             raise errors.FailedPreconditionError(
                 f"MySQL database {cfg.database!r} does not exist and skip_db_creation is set: {exc}") from exc
@@ -156,38 +207,54 @@ def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
         finally:
             admin.close()
 
-    def on_connect() -> Any:
-        conn = connect(cfg.database, pooled=True)
-        with conn.cursor() as cur:  # group_concat_max_len: see sql.packed_rows (1 GiB, max_allowed_packet's cap)
-            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;\n"
+    engine = sqlalchemy.create_engine(
+        f"mysql+{'mysqldb' if driver_name == 'mysqlclient' else 'pymysql'}://",
+        creator=lambda: connect(cfg.database, pooled=True), paramstyle="format", **_POOL_ARGS)
+
+    def on_connect(conn: Any, _record: Any) -> None:
+        """The session's settings, after SQLAlchemy's own (its SET NAMES would undo the latin1 session);
+        group_concat_max_len: see sql.packed_rows (1 GiB, max_allowed_packet's cap)."""
+        with conn.cursor() as cur:
+            cur.execute("SET NAMES latin1;\n"
+                        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;\n"
                         "SET SESSION group_concat_max_len = 1073741824")
             while cur.nextset():
                 pass
-        return conn
 
-    return sqlalchemy.create_engine(
-        "mysql+pymysql://", creator=on_connect, paramstyle="format", **_POOL_ARGS)
+    sqlalchemy.event.listen(engine, "connect", on_connect)
+    return engine
 
 
 @functools.cache
-def _mysql_cursor_class() -> type:
-    """pymysql's cursor, sending a write transaction's BEGIN with its first statement (one multi-statement
-    query) instead of on its own: Database.begin only marks it pending, saving a round trip per write call."""
-    import pymysql.cursors
+def _mysql_cursor_class(driver_name: str) -> type:
+    """The driver's cursor, sending a write transaction's BEGIN with its first statement (one multi-statement
+    query) instead of on its own: Database.begin only marks it pending, saving a round trip per write call.
+    `query_bytes` is a statement with its values in, as the driver sends it (both drivers interpolate values
+    themselves), for multi-statement queries (sql.Cursor)."""
+    if driver_name == "mysqlclient":
+        from MySQLdb.cursors import Cursor
 
-    class BeginCarryingCursor(pymysql.cursors.Cursor):
+        def with_values(self: Any, query: str, args: Any = None) -> bytes:
+            return bytes(self._mogrify(query, args))  # what MySQLdb's execute sends
+    else:
+        from pymysql.cursors import Cursor
+
+        def with_values(self: Any, query: str, args: Any = None) -> bytes:
+            if args is not None:
+                query = self.mogrify(query, args)
+            # encoded as pymysql encodes a query
+            return query.encode(self.connection.encoding, "surrogateescape") if isinstance(query, str) else query
+
+    class BeginCarryingCursor(Cursor):
+        query_bytes = with_values
+
         def execute(self, query: Any, args: Any = None) -> int:
             conn = self.connection
             if not getattr(conn, "mlmd_begin_pending", False):
                 return super().execute(query, args)
             conn.mlmd_begin_pending = False
-            while self.nextset():
-                pass
-            if args is not None:
-                query = self.mogrify(query, args)
-            if isinstance(query, str):
-                query = query.encode(conn.encoding, "surrogateescape")  # as pymysql sends a query
-            super().execute(b"BEGIN;\n" + bytes(query))  # the first result is BEGIN's
+            conn.mlmd_in_transaction = True  # until Database.commit/rollback, or the next call's begin
+            super().execute(b"BEGIN;\n" + self.query_bytes(query, args))  # the first result is BEGIN's
             self.nextset()  # the statement's result (its error, if it failed, is raised here)
             return self.rowcount
 
@@ -289,18 +356,22 @@ class Database:
         self.insert_strategy = "sqlite" if self.is_sqlite else self._server_insert_strategy()
 
     def _server_insert_strategy(self) -> str:
-        """How many-row INSERTs learn their ids on this server (see sql.INSERT_STRATEGIES)."""
+        """How many-row INSERTs learn their ids on this server (see sql.INSERT_STRATEGIES). On MySQL it also
+        notes the character set of the database's text columns (MYSQL_TEXT_CHARSET)."""
         if self.dialect.name != "mysql":
             return "returning"
         pooled = self.engine.raw_connection()  # also initializes the dialect (server version)
         try:
+            cursor = pooled.driver_connection.cursor()
+            # MLMD's tables take the database's default; a column of an existing one tells what it was then
+            cursor.execute("SELECT COALESCE((SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE "
+                           "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'Artifact' AND COLUMN_NAME = 'uri'), "
+                           "@@character_set_database), @@innodb_autoinc_lock_mode")
+            charset, mode = cursor.fetchone()
+            setattr(self.dialect, MYSQL_TEXT_CHARSET, charset)
             if getattr(self.dialect, "is_mariadb", False) and (self.dialect.server_version_info or (0,)) >= (10, 5):
                 return "returning"
-            cursor = pooled.driver_connection.cursor()
-            cursor.execute("SELECT @@innodb_autoinc_lock_mode")
-            mode = int(cursor.fetchone()[0])
-            pooled.driver_connection.rollback()
-            return "consecutive" if mode <= 1 else "per_row"
+            return "consecutive" if int(mode) <= 1 else "per_row"
         finally:
             pooled.close()
 
@@ -334,11 +405,11 @@ class Database:
         each statement of a read sees its own snapshot anyway, so a read's transaction would only add a
         COMMIT round trip."""
         if not self.is_sqlite:
-            if write:
-                if self.dialect.name == "mysql":
-                    raw.mlmd_begin_pending = True  # sent with the first statement (_mysql_cursor_class)
-                else:
-                    raw.execute("BEGIN")
+            if self.dialect.name == "mysql":
+                raw.mlmd_begin_pending = write  # sent with the first statement (_mysql_cursor_class)
+                raw.mlmd_in_transaction = False
+            elif write:
+                raw.execute("BEGIN")
             return
         if not write and self.in_memory:
             return
@@ -354,6 +425,8 @@ class Database:
             return
         try:
             raw.commit()
+            if self.dialect.name == "mysql":
+                raw.mlmd_in_transaction = False
         except sqlite3.OperationalError as exc:
             raw.rollback()
             raise map_db_error(exc) from exc
@@ -362,13 +435,13 @@ class Database:
         if self.is_sqlite:
             return raw.in_transaction
         if self.dialect.name == "mysql":
-            return bool(raw.server_status & 1)  # SERVER_STATUS_IN_TRANS
+            return getattr(raw, "mlmd_in_transaction", False)  # BEGIN sent (_mysql_cursor_class), not yet ended
         return raw.info.transaction_status != 0  # psycopg: not IDLE
 
     def rollback(self, raw: Any) -> None:
         if not self.is_sqlite:
             if self.dialect.name == "mysql":
-                raw.mlmd_begin_pending = False
+                raw.mlmd_begin_pending = raw.mlmd_in_transaction = False
             try:
                 raw.rollback()
             except Exception:  # noqa: BLE001 - a dead connection: the server rolled back already

@@ -34,7 +34,7 @@ class Statement:
         self.pack: packed_rows | None = None  # a packed_rows SELECT on MySQL
         self.last_rows: int | None = None  # how many rows it read last time (packed_rows without an estimate)
         if isinstance(element, packed_rows):
-            if dialect.name == "mysql":
+            if dialect.name == "mysql" and dialect.driver == "pymysql":
                 self.pack = element
             element = element.element
         compiled = element.compile(dialect=dialect)
@@ -293,11 +293,9 @@ class Cursor:
 
     def _mogrified(self, bound: Sequence[tuple[str, Any]]) -> list[bytes]:
         """Statements with their values in, for one MySQL multi-statement query (the connection has
-        CLIENT.MULTI_STATEMENTS): pymysql interpolates and escapes the values itself, as for any statement
-        (mogrify is what execute sends, encoded as pymysql encodes a query)."""
-        encoding = self.raw.encoding
-        parts = [self._cursor.mogrify(sql, values) for sql, values in bound]
-        return [p.encode(encoding, "surrogateescape") if isinstance(p, str) else bytes(p) for p in parts]
+        CLIENT.MULTI_STATEMENTS), each as the driver's execute would send it (engine._mysql_cursor_class)."""
+        query_bytes = self._cursor.query_bytes
+        return [query_bytes(sql, values) for sql, values in bound]
 
     def one(self, stmt: Statement, params: Mapping[str, Any] | None = None) -> tuple | None:
         return self.run(stmt, params).fetchone()
