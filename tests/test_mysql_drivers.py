@@ -1,7 +1,7 @@
 """The two MySQL drivers (mlmd_core.store.engine.mysql_driver): mysqlclient when it is installed, pymysql
 otherwise or when MLMD_MYSQL_DRIVER says so. Both must write the same bytes (ml-metadata's latin1 session
 carrying UTF-8) and read each other's rows exactly. `make test` runs the whole suite on the default driver and
-its MariaDB tests once more on pymysql; CI installs mysqlclient (.ci/run)."""
+its MariaDB tests once more on pymysql; it builds mysqlclient, whose headers .ci/run installs."""
 
 from __future__ import annotations
 
