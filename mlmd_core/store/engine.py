@@ -183,9 +183,6 @@ def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
             conn = driver.connect(database=database or "", **args)
             if driver_name == "pymysql":
                 conn.encoding = "utf-8"  # what pymysql encodes queries and decodes text with: the bytes as they are
-            else:
-                with conn.cursor() as cur:  # before SET NAMES latin1 (on_connect below): see the docstring
-                    cur.execute("SET SESSION session_track_system_variables = ''")
             return conn
         except driver.OperationalError as exc:
             if exc.args and ((database and exc.args[0] == 1049) or (pooled and exc.args[0] in _MYSQL_GONE)):
@@ -212,10 +209,12 @@ def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
         creator=lambda: connect(cfg.database, pooled=True), paramstyle="format", **_POOL_ARGS)
 
     def on_connect(conn: Any, _record: Any) -> None:
-        """The session's settings, after SQLAlchemy's own (its SET NAMES would undo the latin1 session);
-        group_concat_max_len: see sql.packed_rows (1 GiB, max_allowed_packet's cap)."""
+        """The session's settings, after SQLAlchemy's own (its SET NAMES would undo the latin1 session): no
+        reports of session variables before SET NAMES (see the docstring above); group_concat_max_len: see
+        sql.packed_rows (1 GiB, max_allowed_packet's cap)."""
         with conn.cursor() as cur:
-            cur.execute("SET NAMES latin1;\n"
+            cur.execute("SET SESSION session_track_system_variables = '';\n"
+                        "SET NAMES latin1;\n"
                         "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;\n"
                         "SET SESSION group_concat_max_len = 1073741824")
             while cur.nextset():
@@ -353,11 +352,11 @@ class Database:
         self._per_thread = threading.local()
         self._thread_conns: list[Any] = []
         self._thread_conns_lock = threading.Lock()
-        self.insert_strategy = "sqlite" if self.is_sqlite else self._server_insert_strategy()
+        self.insert_strategy = "sqlite" if self.is_sqlite else self._probe_server()
 
-    def _server_insert_strategy(self) -> str:
-        """How many-row INSERTs learn their ids on this server (see sql.INSERT_STRATEGIES). On MySQL it also
-        notes the character set of the database's text columns (MYSQL_TEXT_CHARSET)."""
+    def _probe_server(self) -> str:
+        """How many-row INSERTs learn their ids on this server (see sql.INSERT_STRATEGIES); on MySQL it also
+        notes on the dialect the character set of the database's text columns (MYSQL_TEXT_CHARSET)."""
         if self.dialect.name != "mysql":
             return "returning"
         pooled = self.engine.raw_connection()  # also initializes the dialect (server version)

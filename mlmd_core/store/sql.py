@@ -384,8 +384,8 @@ class packed_rows:  # noqa: N801 - used like a statement constructor
     850 rows: 11 ms of 16 on MariaDB). JSON carries integers, text and doubles exactly (as MySQL's own text
     does: both give -0.0 as 0); `binary` columns go as hex. MySQL may drop an ORDER BY in the derived table the
     rows are read from, so `order` (a sort key of a row; `descending`) puts them in the SELECT's order again;
-    without it they come in no particular order. Other backends run the SELECT as it is (SQLite has no wire;
-    psycopg parses in C)."""
+    without it they come in no particular order. Other backends and drivers run the SELECT as it is (SQLite has
+    no wire; psycopg and MySQL's mysqlclient parse in C)."""
 
     def __init__(self, element: Any, columns: int | None = None, order: Callable[[tuple], Any] | None = None,
                  descending: bool = False, binary: Sequence[int] = (),
