@@ -571,6 +571,41 @@ def test_many_updates_in_one_call(store, types, kind):
     assert [n.name for n in got] == ["n0", "n1", "n2"]
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_updates_changing_different_columns_in_one_call(store, types, kind):
+    """Nodes of one call that change different columns (only the changed ones are written, a statement per
+    set of them): each ends as given, and only the changed ones get a new last_update_time."""
+    state_field = {"artifact": "state", "execution": "last_known_state", "context": None}[kind]
+    nodes = [_new(types, kind, name=f"n{i}", external_id=f"x{i}") for i in range(4)]
+    for node in nodes:
+        if kind == "artifact":
+            node.uri = "/u"
+        if state_field:
+            setattr(node, state_field, 2)
+    ids = _put(store, kind, nodes)
+    stored = _by_id(store, kind, ids)
+    given = [_cls(kind)() for _ in stored]
+    for node, before in zip(given, stored):
+        node.CopyFrom(before)
+    given[0].external_id = "y0"
+    if kind == "artifact":
+        given[1].uri = "/v"
+    if state_field:
+        setattr(given[1], state_field, 3)
+    if kind == "context":
+        given[1].name = "m1"
+    given[2].custom_properties["note"].string_value = "p"
+    tick()
+    _put(store, kind, given)
+    got = _by_id(store, kind, ids)
+    for node in (*got, *given):
+        node.ClearField("last_update_time_since_epoch")
+    assert got == given
+    bumped = [after.last_update_time_since_epoch > before.last_update_time_since_epoch
+              for after, before in zip(_by_id(store, kind, ids), stored)]
+    assert bumped == [True, True, True, False]
+
+
 def test_updates_of_more_rows_than_one_statement_takes(store, types):
     ids = store.put_artifacts([pb.Artifact(type_id=types.artifact, uri=f"/old/{i}") for i in range(1100)])
     artifacts = store.get_artifacts_by_id(ids)

@@ -255,13 +255,15 @@ def _fill_subgraph(call: Call, walk: _Walk, paths: set[str], graph: Any, hydrate
     wants_links = bool(fetched & {"attributions", "associations", "contexts"})
     attributions, associations = _links(call, artifact_ids, execution_ids) if wants_links else ([], [])
     if "attributions" in paths:
-        add = graph.attributions.add  # built in place: extend() would copy each message once more
+        add = graph.attributions.add  # built in place (extend() would copy each message once more), field by field
         for c, n in attributions:
-            add(artifact_id=n, context_id=c)
+            link = add()
+            link.artifact_id, link.context_id = n, c
     if "associations" in paths:
         add = graph.associations.add
         for c, n in associations:
-            add(execution_id=n, context_id=c)
+            link = add()
+            link.execution_id, link.context_id = n, c
     context_ids = sorted({c for c, _ in attributions} | {c for c, _ in associations})
     ids = {ARTIFACT: artifact_ids, EXECUTION: execution_ids, CONTEXT: context_ids}
     if hydrate:

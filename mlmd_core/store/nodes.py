@@ -157,22 +157,27 @@ def _select_props_of_kinds() -> Any:
 
 
 def _protos(kind: NodeKind, rows: Sequence[tuple], make: Any) -> dict[int, Any]:
-    """Node protos by id from node_select rows, made with `make` (the proto class or a repeated field's add)."""
+    """Node protos by id from node_select rows, made with `make` (the proto class or a repeated field's add).
+    Fields are set one by one: with upb that is about a fifth faster than keyword arguments."""
     nodes: dict[int, Any] = {}
     has_uri, state_field = kind.has_uri, kind.state_field
     for row in rows:
         node_id, type_id, name, external_id, ctime, utime = row[:6]
-        fields = {"id": node_id, "type_id": type_id, "type": row[-1], "create_time_since_epoch": ctime,
-                  "last_update_time_since_epoch": utime}
+        nodes[node_id] = node = make()
+        node.id = node_id
+        node.type_id = type_id
+        if row[-1] is not None:  # the outer join's type name (a type is never deleted, but be safe)
+            node.type = row[-1]
+        node.create_time_since_epoch = ctime
+        node.last_update_time_since_epoch = utime
         if name is not None:
-            fields["name"] = name
+            node.name = name
         if external_id is not None:
-            fields["external_id"] = external_id
+            node.external_id = external_id
         if has_uri:
-            fields["uri"] = row[6] or ""
+            node.uri = row[6] or ""
         if state_field is not None and row[-2] is not None:
-            fields[state_field] = row[-2]
-        nodes[node_id] = make(**fields)
+            setattr(node, state_field, row[-2])
     return nodes
 
 
@@ -400,18 +405,24 @@ def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequen
         last[merged.id] = (merged, new_props)
     if not last:
         return
-    changed_rows: list[tuple] = []
+    # Only the columns that changed are set: SQLite rewrites the entries of every index on a column in the
+    # SET list, changed or not (an UPDATE of the time alone costs a third of one of every column).
+    rows_by_columns: dict[tuple[int, ...], list[tuple]] = {}
     deleted_props: list[tuple] = []
     inserted_props: list[tuple] = []
     for node_id, (merged, new_props) in last.items():
-        changed_rows.append((*_node_row(kind, merged), merged.last_update_time_since_epoch, node_id))
+        stored_row, merged_row = _node_row(kind, stored_nodes[node_id]), _node_row(kind, merged)
+        changed_columns = tuple(i for i, value in enumerate(merged_row) if value != stored_row[i])
+        rows_by_columns.setdefault(changed_columns, []).append(
+            (*(merged_row[i] for i in changed_columns), merged.last_update_time_since_epoch, node_id))
         changed = _changed_properties(stored_nodes[node_id], merged)
         deleted_props.extend((node_id, name, is_custom) for name, is_custom in changed)
         inserted_props.extend(r for r in new_props if (r[1], r[2]) in changed)
-    columns = (*_mutable_columns(kind), "last_update_time_since_epoch")
-    t = kind.table
-    q = call.q(("update_nodes", kind.name), lambda: update_by_id(t, *columns))
-    call.defer(q, changed_rows)  # nothing later in a call reads these rows back: sent with the commit
+    t, mutable = kind.table, _mutable_columns(kind)
+    for changed_columns, rows in rows_by_columns.items():
+        columns = (*(mutable[i] for i in changed_columns), "last_update_time_since_epoch")
+        q = call.q(("update_nodes", kind.name, changed_columns), lambda c=columns: update_by_id(t, *c))
+        call.defer(q, rows)  # nothing later in a call reads these rows back: sent with the commit
     p = kind.props
     q = call.q(("delete_props", kind.name), lambda: delete(p).where(and_(
         kind.fk == bindparam("node_id"), p.c.name == bindparam("pname"),
