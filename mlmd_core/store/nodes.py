@@ -406,7 +406,7 @@ def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequen
     if not last:
         return
     # Only the columns that changed are set: SQLite rewrites the entries of every index on a column in the
-    # SET list, changed or not (an UPDATE of the time alone costs a third of one of every column).
+    # SET list, changed or not (updating the time alone costs a third of updating every column).
     rows_by_columns: dict[tuple[int, ...], list[tuple]] = {}
     deleted_props: list[tuple] = []
     inserted_props: list[tuple] = []
