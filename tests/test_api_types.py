@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import pytest
-from store_fixtures import errors, pb, store  # noqa: F401
+from store_fixtures import errors, pb, raw_call, store, svc_pb  # noqa: F401
 
 KINDS = [
     # (kind name, type proto, put method, get method)
@@ -401,3 +401,20 @@ def test_explicit_unset_base_type_on_new_type_is_unimplemented(store, kind, cls)
     with pytest.raises(errors.UnimplementedError, match="base_type deletion is not supported yet"):
         _put(store, kind, cls(name="New", base_type=cls.UNSET))
     assert getattr(store, f"get_{kind}_types")() == []
+
+
+def test_put_types_naming_a_new_type_again(store):
+    """One PutTypes request that creates a type and names it twice more (adding a property, then omitting it):
+    one type with both properties and its base type; the later puts read the rows the first wrote in the same
+    transaction."""
+    first = _typ(pb.ArtifactType, name="Again", a=pb.INT)
+    first.base_type = pb.ArtifactType.DATASET
+    second = _typ(pb.ArtifactType, name="Again", a=pb.INT, b=pb.STRING)
+    second.base_type = pb.ArtifactType.DATASET
+    request = svc_pb.PutTypesRequest(artifact_types=[first, second, first], can_add_fields=True,
+                                     can_omit_fields=True)
+    ids = list(raw_call(store, "PutTypes", request).artifact_type_ids)
+    assert len(ids) == 3 and len(set(ids)) == 1
+    got = store.get_artifact_type("Again")
+    assert dict(got.properties) == {"a": pb.INT, "b": pb.STRING}
+    assert got.base_type == pb.ArtifactType.DATASET
