@@ -9,8 +9,9 @@ fixtures run on. The servers are found at:
 
 Each test process uses databases named ``mlmd_test_<pid>_<random>[_<n>]``: one shared by the function-scoped
 `store` fixture (reset between tests: TRUNCATE, ids restart at 1) and a fresh one per `fresh_config` call
-(module-scoped data). All of them are dropped when the process exits. A backend whose server cannot be
-reached is skipped with the reason; `.ci/run` makes sure both servers are up.
+(module-scoped data). All of them are dropped when the pytest session ends (tests/conftest.py; again at
+exit, for what that missed). A backend whose server cannot be reached is skipped with the reason; `.ci/run`
+makes sure both servers are up.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def config_for(backend: str, database: str) -> pb.ConnectionConfig:
 
 
 def fresh_config(backend: str) -> pb.ConnectionConfig:
-    """A config of a new, not yet existing database (the store creates it), dropped at exit."""
+    """A config of a new, not yet existing database (the store creates it), dropped when the session ends
+    (tests/conftest.py) or at exit."""
     require(backend)
     name = f"{_PREFIX}_{len(_created[backend]) + 1}"
     _created[backend].append(name)

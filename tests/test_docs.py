@@ -812,7 +812,7 @@ def server_setup(box: Sandbox) -> None:
     import server_backends
 
     if not server_backends.unreachable("mysql"):
-        server_backends._created["mysql"].append(box.db("mlmd"))  # the server creates it; dropped at exit
+        server_backends._created["mysql"].append(box.db("mlmd"))  # the server creates it; dropped when the session ends
 
 
 SESSION_FINAL: dict[str, Callable[[Sandbox, dict[str, Any]], None]] = {"docs/airflow.md": airflow_check_connections}
