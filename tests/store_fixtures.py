@@ -254,3 +254,49 @@ def make_types(s: Any) -> Types:
     t.context = s.put_context_type(ct)
     t.context2 = s.put_context_type(pb.ContextType(name="Run"))
     return t
+
+
+class _CountingCursor:
+    """A DB-API cursor that counts the statements it runs (servers have no sqlite3 trace callback)."""
+
+    def __init__(self, cursor: Any, statements: list[str]):
+        self._cursor, self._statements = cursor, statements
+
+    def execute(self, sql: Any, *args: Any) -> Any:
+        self._statements.append(sql)
+        return self._cursor.execute(sql, *args)
+
+    def executemany(self, sql: Any, rows: Any) -> Any:
+        self._statements.append(sql)
+        return self._cursor.executemany(sql, rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+def count_statements(s: Any, fn: Any) -> tuple[int, Any]:
+    """How many statements `fn` runs on an mlmd_core store, and its result. On a server it counts what the
+    connection sends: on MySQL a multi-statement query (a round trip) counts once."""
+    statements: list[str] = []
+    database = s._backend.database
+    if database.is_sqlite:
+        conn = database._memory_conn
+        conn.set_trace_callback(statements.append)
+        try:
+            result = fn()
+        finally:
+            conn.set_trace_callback(None)
+        return len(statements), result
+    from unittest import mock
+
+    from mlmd_core.store import sql
+
+    original = sql.Cursor.__init__
+
+    def counting_init(self: Any, raw: Any, statement_cache: Any) -> None:
+        original(self, raw, statement_cache)
+        self._cursor = _CountingCursor(self._cursor, statements)
+
+    with mock.patch.object(sql.Cursor, "__init__", counting_init):
+        result = fn()
+    return len(statements), result

@@ -6,7 +6,19 @@
 from __future__ import annotations
 
 import pytest
-from store_fixtures import errors, make_types, only_mlmd_core, pb, store, tick  # noqa: F401
+from server_backends import SERVER_BACKENDS
+from store_fixtures import (  # noqa: F401
+    backend_config,
+    close_store,
+    count_statements,
+    errors,
+    make_types,
+    only_mlmd_core,
+    open_store,
+    pb,
+    store,
+    tick,
+)
 
 
 @pytest.fixture
@@ -102,6 +114,89 @@ def test_put_execution_updates_existing_nodes(store, t):
     assert store.get_contexts_by_id([cid])[0].properties["owner"].string_value == "me"
     assert len(store.get_executions()) == 1 and len(store.get_artifacts()) == 1
     assert len(store.get_contexts()) == 1
+
+
+@pytest.mark.parametrize("new, existing", [(1100, 3), (5, 600)], ids=["new-past-one-insert", "existing-past-one-read"])
+def test_put_execution_of_many_new_and_existing_artifacts(store, t, new, existing):
+    """The reads of the existing nodes and the inserts of the new ones share a round trip on a server: more new
+    artifacts than one INSERT takes (1000), or more existing ones than one read takes (500), come out aligned
+    with the pairs, with their properties and events."""
+    stored = [_art(t, uri=f"/old/{i}") for i in range(existing)]
+    for artifact, artifact_id in zip(stored, store.put_artifacts(stored)):
+        artifact.id = artifact_id
+        artifact.properties["day"].int_value = -1  # changed by the put_execution below
+    [cid] = store.put_contexts([_ctx(t, "before")])
+    fresh = []
+    for i in range(new):
+        artifact = _art(t, uri=f"/new/{i}")
+        artifact.properties["day"].int_value = i
+        artifact.custom_properties["n"].string_value = f"n{i}"
+        fresh.append(artifact)
+    artifacts = [a for pair in zip(fresh, stored) for a in pair] + fresh[existing:] + stored[new:]  # interleaved
+    pairs = [(a, pb.Event(type=pb.Event.OUTPUT if a.uri.startswith("/new") else pb.Event.INPUT)) for a in artifacts]
+    eid, aids, cids = store.put_execution(_exe(t, name="many"), pairs, [_ctx(t, "before", id=cid), _ctx(t, "new")])
+    assert len(set(aids)) == len(aids) == new + existing and cids[0] == cid
+    got = {a.id: a for a in store.get_artifacts_by_id(aids)}
+    assert [got[i].uri for i in aids] == [a.uri for a in artifacts]
+    for artifact_id, artifact in zip(aids, artifacts):
+        assert got[artifact_id].properties["day"].int_value == artifact.properties["day"].int_value
+        assert dict(got[artifact_id].custom_properties) == dict(artifact.custom_properties)
+    events = store.get_events_by_execution_ids([eid])
+    assert sorted((ev.artifact_id, ev.type) for ev in events) == sorted(zip(aids, (ev.type for _, ev in pairs)))
+    assert {a.id for a in store.get_artifacts_by_context(cids[1])} == set(aids)
+
+
+@only_mlmd_core
+@pytest.mark.skipif("mysql" not in SERVER_BACKENDS, reason="needs the MariaDB server (MLMD_TEST_BACKENDS)")
+def test_put_execution_on_mariadb_takes_three_round_trips():
+    """Reading the nodes to update and inserting the new ones share the first round trip, the events take the
+    second (their paths need their ids), every other write goes with the COMMIT in the third."""
+    s = open_store(backend_config("mysql"))
+    try:
+        t = make_types(s)
+        [old] = s.put_artifacts([_art(t, uri="/old")])
+        [cid] = s.put_contexts([_ctx(t, "pipeline")])
+        e = _exe(t)
+        e.properties["n"].int_value = 1
+        new = _art(t, uri="/new")
+        new.properties["day"].int_value = 7
+        pairs = [(_art(t, id=old, uri="/old"), pb.Event(type=pb.Event.INPUT)),
+                 (new, pb.Event(type=pb.Event.OUTPUT, path=pb.Event.Path(steps=[pb.Event.Path.Step(key="out")])))]
+        count, (eid, aids, cids) = count_statements(s, lambda: s.put_execution(e, pairs, [_ctx(t, "pipeline", id=cid)]))
+        assert count == 3
+        assert aids[0] == old and cids == [cid]
+        [got] = s.get_artifacts_by_id([aids[1]])
+        assert got.uri == "/new" and got.properties["day"].int_value == 7
+        assert s.get_executions_by_id([eid])[0].properties["n"].int_value == 1
+        events = sorted(s.get_events_by_execution_ids([eid]), key=lambda ev: ev.type)
+        assert [(ev.artifact_id, ev.type) for ev in events] == [(old, pb.Event.INPUT), (aids[1], pb.Event.OUTPUT)]
+        assert events[1].path.steps[0].key == "out"
+        assert [c.id for c in s.get_contexts_by_execution(eid)] == [cid]
+    finally:
+        close_store(s)
+
+
+@only_mlmd_core
+@pytest.mark.skipif("mysql" not in SERVER_BACKENDS, reason="needs the MariaDB server (MLMD_TEST_BACKENDS)")
+@pytest.mark.parametrize("strategy", ["consecutive", "per_row"])
+def test_put_execution_where_inserts_return_no_ids(strategy):
+    """MySQL has no INSERT ... RETURNING (MariaDB has, since 10.5): there the new ids come from the insert id
+    (sql.INSERT_STRATEGIES) and a put_execution's reads and inserts go one after the other. MariaDB gives insert
+    ids too, so it stands in for MySQL here."""
+    s = open_store(backend_config("mysql"))
+    try:
+        s._backend.statements.insert_strategy = strategy
+        t = make_types(s)
+        [old] = s.put_artifacts([_art(t, uri="/old")])
+        pairs = [(_art(t, uri=f"/new/{i}"), pb.Event(type=pb.Event.OUTPUT)) for i in range(3)]
+        pairs.insert(1, (_art(t, id=old, uri="/old"), pb.Event(type=pb.Event.INPUT)))
+        eid, aids, _ = s.put_execution(_exe(t), pairs, [_ctx(t, "p")])
+        assert aids[1] == old and len(set(aids)) == 4
+        assert [a.uri for a in s.get_artifacts_by_id(aids)] == ["/old", "/new/0", "/new/1", "/new/2"]
+        assert sorted((ev.artifact_id, ev.type) for ev in s.get_events_by_execution_ids([eid])) == sorted(
+            (aid, ev.type) for aid, (_, ev) in zip(aids, pairs))
+    finally:
+        close_store(s)
 
 
 def test_put_execution_existing_artifact_new_event(store, t):

@@ -18,6 +18,7 @@ import pytest
 from lineage_net import INPUT_KINDS, OUTPUT_KINDS, L, long_chain
 from store_fixtures import (
     close_store,
+    count_statements,
     errors,
     memory_config,
     only_mlmd_core,
@@ -825,55 +826,11 @@ def test_raw_empty_read_mask_returns_everything(masked, paths):
 # --------------------------------------------------------------------------------- set-based traversal
 
 
-class _CountingCursor:
-    """A DB-API cursor that counts the statements it runs (servers have no sqlite3 trace callback)."""
-
-    def __init__(self, cursor, statements: list[str]):
-        self._cursor, self._statements = cursor, statements
-
-    def execute(self, sql, *args):
-        self._statements.append(sql)
-        return self._cursor.execute(sql, *args)
-
-    def executemany(self, sql, rows):
-        self._statements.append(sql)
-        return self._cursor.executemany(sql, rows)
-
-    def __getattr__(self, name):
-        return getattr(self._cursor, name)
-
-
-def _count_statements(s, fn) -> tuple[int, object]:
-    statements: list[str] = []
-    database = s._backend.database
-    if database.is_sqlite:
-        conn = database._memory_conn
-        conn.set_trace_callback(statements.append)
-        try:
-            result = fn()
-        finally:
-            conn.set_trace_callback(None)
-        return len(statements), result
-    from unittest import mock
-
-    from mlmd_core.store import sql
-
-    original = sql.Cursor.__init__
-
-    def counting_init(self, raw, statement_cache):
-        original(self, raw, statement_cache)
-        self._cursor = _CountingCursor(self._cursor, statements)
-
-    with mock.patch.object(sql.Cursor, "__init__", counting_init):
-        result = fn()
-    return len(statements), result
-
-
 @only_mlmd_core
 @pytest.mark.parametrize("direction", [DOWN, BOTH], ids=["DOWN", "BOTH"])
 def test_hundred_hop_chain_costs_at_most_two_statements_per_hop(net, direction):
     long_chain(net, steps=50, width=3)
-    count, g = _count_statements(net.s, lambda: net.s.get_lineage_subgraph(opts("a0", hops=100,
+    count, g = count_statements(net.s, lambda: net.s.get_lineage_subgraph(opts("a0", hops=100,
                                                                                   direction=direction)))
     assert len(g.executions) == 50 and len(g.artifacts) == 51 + 150
     assert count <= 2 * 100 + 30, count
@@ -882,7 +839,7 @@ def test_hundred_hop_chain_costs_at_most_two_statements_per_hop(net, direction):
 @only_mlmd_core
 def test_hundred_hop_chain_with_ending_filter_costs_at_most_two_statements_per_hop(net):
     long_chain(net, steps=50, width=3)
-    count, g = _count_statements(net.s, lambda: net.s.get_lineage_subgraph(
+    count, g = count_statements(net.s, lambda: net.s.get_lineage_subgraph(
         opts("a0", hops=100, direction=DOWN, end="name = 'nothing'", end_e="name = 'nothing'")))
     assert len(g.executions) == 50
     assert count <= 2 * 100 + 30, count
@@ -895,7 +852,7 @@ def test_statement_count_does_not_grow_with_fan_out():
         s = open_store(memory_config())
         try:
             long_chain(Net(s), steps=20, width=width)
-            count, g = _count_statements(s, lambda s=s: s.get_lineage_subgraph(opts("a0", direction=BOTH)))
+            count, g = count_statements(s, lambda s=s: s.get_lineage_subgraph(opts("a0", direction=BOTH)))
             assert len(g.artifacts) == 21 + 20 * width
             counts.append(count)
         finally:
@@ -912,7 +869,7 @@ def test_directional_walk_costs_the_same_statements_whatever_the_hops(net, direc
     long_chain(net, steps=50, width=2)
     net.context("c0", "a0", "a1", "e0")
     start = "a0" if direction == DOWN else "a50"
-    counts = [_count_statements(net.s, lambda h=h: net.s.get_lineage_subgraph(
+    counts = [count_statements(net.s, lambda h=h: net.s.get_lineage_subgraph(
         opts(start, hops=h, direction=direction)))[0] for h in (2, 100)]
     assert counts[0] == counts[1] <= 8, counts
 
@@ -965,7 +922,7 @@ def test_in_process_hydration_equals_the_client_path(masked, mask):
 def test_all_statements_are_counted(net):
     """The trace callback sees the traversal (guards the counting helper itself)."""
     net.edges("a0>e0", "e0>a1")
-    count, _ = _count_statements(net.s, lambda: net.s.get_lineage_subgraph(opts("a0", hops=2)))
+    count, _ = count_statements(net.s, lambda: net.s.get_lineage_subgraph(opts("a0", hops=2)))
     assert count >= 3
 
 

@@ -234,7 +234,15 @@ def _mysql_cursor_class(driver_name: str) -> type:
         from MySQLdb.cursors import Cursor
 
         def with_values(self: Any, query: str, args: Any = None) -> bytes:
-            return bytes(self._mogrify(query, args))  # what MySQLdb's execute sends
+            """What MySQLdb's execute sends, with ints and None written here: its `literal` costs ≈ 1 µs a
+            value in Python, and a put_execution sends about 120."""
+            if not args or isinstance(args, dict):
+                return bytes(self._mogrify(query, args))
+            db = self._get_db()
+            literal = db.literal
+            return (query.encode(db.encoding) if isinstance(query, str) else query) % tuple(
+                b"NULL" if value is None else b"%d" % value if type(value) is int else literal(value)
+                for value in args)
     else:
         from pymysql.cursors import Cursor
 

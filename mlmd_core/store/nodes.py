@@ -15,7 +15,7 @@ from mlmd_core import errors
 from mlmd_core.store import schema, values
 from mlmd_core.store.context import Call, TypeInfo
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
-from mlmd_core.store.sql import insert_values, packed_rows, update_by_id
+from mlmd_core.store.sql import Statement, insert_values, packed_rows, update_by_id
 from mlmd_core.store.types import type_info
 
 T = schema.type_table
@@ -37,8 +37,8 @@ def node_select(kind: NodeKind) -> Any:
 
 def load_by_ids(call: Call, kind: NodeKind, ids: Iterable[int], into: Any = None) -> dict[int, Any]:
     """The nodes with these ids (missing ids are left out), keyed by id, in id order (built in `into`,
-    a response's repeated field, when given). One kind: load_kinds' UNION would still cost MariaDB's planner
-    its empty branches."""
+    a response's repeated field, when given). load_kinds for one kind, with less to do in Python (the
+    point reads' path)."""
     t = kind.table
     q = call.q(("nodes_by_id", kind.name), lambda: packed_rows(node_select(kind).where(
         t.c.id.in_(bindparam("ids", expanding=True))).order_by(t.c.id), order=BY_ID))
@@ -109,15 +109,35 @@ def load_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], into: Mapping[
                ) -> dict[NodeKind, dict[int, Any]]:
     """The nodes of several kinds by id, each kind in id order (built in `into[kind]` when given), in two
     statements whatever the kinds, their rows and their properties (one round trip on a server)."""
+    reads = _kinds_statements(call, ids)
+    if reads is None:
+        return {kind: {} for kind in _KINDS if kind in ids}
+    nodes_q, props_q, chunks = reads
+    return _built_kinds(call, ids, [call.all_each([(nodes_q, params), (props_q, params)]) for params in chunks],
+                        into)
+
+
+def _kinds_statements(call: Call, ids: Mapping[NodeKind, Iterable[int]]
+                      ) -> tuple[Statement, Statement, list[dict[str, list[int]]]] | None:
+    """load_kinds' two statements and their parameters, a dict per chunk of ids; None when there are no ids."""
     wanted = [sorted(set(ids.get(kind, ()))) for kind in _KINDS]
+    # only the kinds with ids: an empty branch costs MariaDB's planner as much as a small one
+    present = tuple(i for i, kind_ids in enumerate(wanted) if kind_ids)
+    if not present:
+        return None
+    nodes_q = call.q(("nodes_of_kinds", present), lambda: packed_rows(_select_nodes_of_kinds(present)))
+    props_q = call.q(("props_of_kinds", present), lambda: packed_rows(
+        _select_props_of_kinds(present), binary=[1 + _PROTO_COLUMN]))  # the kind's index comes first
+    return nodes_q, props_q, [{_KIND_PARAMS[i]: chunk for i, chunk in zip(present, chunks)}
+                              for chunks in call.zip_chunks([wanted[i] for i in present])]
+
+
+def _built_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], results: list[list[Sequence[tuple]]],
+                 into: Mapping[NodeKind, Any]) -> dict[NodeKind, dict[int, Any]]:
+    """load_kinds' nodes from the (node rows, property rows) of each chunk."""
     rows: list[list[tuple]] = [[] for _ in _KINDS]
     props: list[list[tuple]] = [[] for _ in _KINDS]
-    nodes_q = call.q("nodes_of_kinds", lambda: packed_rows(_select_nodes_of_kinds()))
-    props_q = call.q("props_of_kinds", lambda: packed_rows(
-        _select_props_of_kinds(), binary=[1 + _PROTO_COLUMN]))  # the kind's index comes first
-    for chunks in call.zip_chunks(wanted):  # the nodes and their properties in one round trip
-        params = dict(zip(_KIND_PARAMS, chunks))
-        node_rows, prop_rows = call.all_each([(nodes_q, params), (props_q, params)])
+    for node_rows, prop_rows in results:
         for row in node_rows:
             rows[row[0]].append(row[1:])
         for row in prop_rows:
@@ -131,12 +151,13 @@ def load_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], into: Mapping[
     return {kind: built[i] for i, kind in enumerate(_KINDS) if kind in ids}
 
 
-def _select_nodes_of_kinds() -> Any:
-    """Node rows of the three kinds in one UNION ALL: the kind's index in _KINDS, then node_select's columns
-    with every kind padded to the artifact's (uri, state). (Sorting them is left to the caller: SQLite would
-    sort the union in a temporary table.)"""
+def _select_nodes_of_kinds(present: tuple[int, ...]) -> Any:
+    """Node rows of some kinds (their indexes in _KINDS) in one UNION ALL: the kind's index, then
+    node_select's columns with every kind padded to the artifact's (uri, state). (Sorting them is left to the
+    caller: SQLite would sort the union in a temporary table.)"""
     parts = []
-    for i, kind in enumerate(_KINDS):
+    for i in present:
+        kind = _KINDS[i]
         t = kind.table
         uri = t.c.uri if kind.has_uri else cast(null(), String)
         state = t.c[kind.state_field] if kind.state_field else cast(null(), Integer)
@@ -145,15 +166,15 @@ def _select_nodes_of_kinds() -> Any:
                             state.label("state"), T.c.name.label("type_name"))
                      .outerjoin(T, T.c.id == t.c.type_id)
                      .where(t.c.id.in_(bindparam(_KIND_PARAMS[i], expanding=True))))
-    return union_all(*parts)
+    return union_all(*parts) if len(parts) > 1 else parts[0]
 
 
-def _select_props_of_kinds() -> Any:
-    """Property rows of the three kinds in one UNION ALL, the kind's index first."""
-    return union_all(*(select(literal(i).label("kind"), kind.fk.label("node_id"), kind.props.c.name,
-                              kind.props.c.is_custom_property, *(kind.props.c[c] for c in PROPERTY_COLUMNS))
-                       .where(kind.fk.in_(bindparam(_KIND_PARAMS[i], expanding=True)))
-                       for i, kind in enumerate(_KINDS)))
+def _select_props_of_kinds(present: tuple[int, ...]) -> Any:
+    """Property rows of some kinds (their indexes in _KINDS) in one UNION ALL, the kind's index first."""
+    parts = [select(literal(i).label("kind"), _KINDS[i].fk.label("node_id"), _KINDS[i].props.c.name,
+                    _KINDS[i].props.c.is_custom_property, *(_KINDS[i].props.c[c] for c in PROPERTY_COLUMNS))
+             .where(_KINDS[i].fk.in_(bindparam(_KIND_PARAMS[i], expanding=True))) for i in present]
+    return union_all(*parts) if len(parts) > 1 else parts[0]
 
 
 def _protos(kind: NodeKind, rows: Sequence[tuple], make: Any) -> dict[int, Any]:
@@ -205,15 +226,16 @@ def _fill_properties(call: Call, nodes: Mapping[int, Any], rows: Iterable[tuple]
 
 def put(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequence[str] = (), *,
         abort_if_latest_updated_time_changed: bool = False, force_update_time: bool = False,
-        stored: Mapping[int, Any] | None = None) -> list[int]:
+        stored: Mapping[int, Any] | None = None, inserted: list[int] | None = None) -> list[int]:
     """Inserts the nodes without id and updates those with one; returns ids index-aligned with input.
 
-    `stored`: the nodes with those ids as load_kinds read them, when the caller read them already."""
+    `stored`: the nodes with those ids as load_kinds read them, when the caller read them already;
+    `inserted`: the ids of the nodes without one, when load_and_insert inserted them already."""
     ids: list[int] = [0] * len(nodes)
     inserts = [i for i, n in enumerate(nodes) if not n.HasField("id")]
     updates = [i for i, n in enumerate(nodes) if n.HasField("id")]
     if inserts:
-        new_ids = _insert(call, kind, [nodes[i] for i in inserts])
+        new_ids = inserted if inserted is not None else _insert(call, kind, [nodes[i] for i in inserts])
         for i, node_id in zip(inserts, new_ids):
             ids[i] = node_id
     if updates:
@@ -306,20 +328,54 @@ def _insert_properties(call: Call, kind: NodeKind, rows: list[tuple]) -> None:
     call.defer(q, rows)
 
 
+class _NewNodes:
+    """New nodes of one kind, validated: their INSERT, and their property rows once their ids are known."""
+
+    def __init__(self, call: Call, kind: NodeKind, nodes: Sequence[Any]):
+        now = call.now_ms()
+        self.kind = kind
+        self.rows: list[tuple] = []
+        self.props_per_node: list[list[tuple]] = []
+        for node in nodes:
+            info = _type_of(call, kind, node)
+            self.props_per_node.append(property_rows(call, kind, 0, node, info))  # validated before any write
+            self.rows.append((node.type_id, now, now, *_node_row(kind, node)))
+        self.insert = call.q(("insert_nodes", kind.name), lambda: insert_values(
+            kind.table, "type_id", "create_time_since_epoch", "last_update_time_since_epoch",
+            *_mutable_columns(kind)))
+
+    def write_properties(self, call: Call, ids: list[int]) -> None:
+        _insert_properties(call, self.kind, [(node_id, *row[1:]) for node_id, props in zip(ids, self.props_per_node)
+                                             for row in props])
+
+
 def _insert(call: Call, kind: NodeKind, nodes: Sequence[Any]) -> list[int]:
-    now = call.now_ms()
-    rows = []
-    props_per_node = []
-    for node in nodes:
-        info = _type_of(call, kind, node)
-        props_per_node.append(property_rows(call, kind, 0, node, info))  # validated before any write
-        rows.append((node.type_id, now, now, *_node_row(kind, node)))
-    q = call.q(("insert_nodes", kind.name), lambda: insert_values(
-        kind.table, "type_id", "create_time_since_epoch", "last_update_time_since_epoch", *_mutable_columns(kind)))
-    ids = call.insert_ids(q, rows)
-    _insert_properties(call, kind, [(node_id, *row[1:]) for node_id, props in zip(ids, props_per_node)
-                                     for row in props])
+    new = _NewNodes(call, kind, nodes)
+    ids = call.insert_ids(new.insert, new.rows)
+    new.write_properties(call, ids)
     return ids
+
+
+def load_and_insert(call: Call, load: Mapping[NodeKind, Iterable[int]], new: Mapping[NodeKind, Sequence[Any]]
+                    ) -> tuple[dict[NodeKind, dict[int, Any]], dict[NodeKind, list[int]]]:
+    """load_kinds(load) and the inserts of the `new` nodes (without ids; validated first), in one round trip
+    on a server that returns new ids (put_execution's reads and inserts took three): the nodes read, and the
+    new ids of each kind for put(..., inserted=)."""
+    new_nodes = [_NewNodes(call, kind, nodes) for kind, nodes in new.items() if nodes]
+    reads = _kinds_statements(call, load)
+    items = []
+    if reads is not None and len(reads[2]) == 1:
+        nodes_q, props_q, [params] = reads
+        items = [(nodes_q, params), (props_q, params)]
+    stored = {} if items else load_kinds(call, load, {})  # nothing to read, or reads of several chunks first
+    results, ids = call.all_each_and_insert(items, [(n.insert, n.rows) for n in new_nodes])
+    if items:
+        stored = _built_kinds(call, load, [results], {})
+    inserted: dict[NodeKind, list[int]] = {kind: [] for kind in new}
+    for of_kind, kind_ids in zip(new_nodes, ids):
+        of_kind.write_properties(call, kind_ids)
+        inserted[of_kind.kind] = kind_ids
+    return stored, inserted
 
 
 def merge(kind: NodeKind, stored: Any, given: Any, mask_paths: Sequence[str]) -> Any:

@@ -391,17 +391,20 @@ def put_execution(call: Call, req: service_pb.PutExecutionRequest, resp: Any) ->
     artifacts = [pb.Artifact() for _ in req.artifact_event_pairs]
     for artifact, pair in zip(artifacts, req.artifact_event_pairs):
         artifact.CopyFrom(pair.artifact)
-    # The nodes to update, read at once (two statements for the three kinds, a round trip each on a server).
-    stored = nodes.load_kinds(call, {
+    # The nodes to update read and the new ones inserted at once (one round trip on a server).
+    reusing = opts.reuse_artifact_if_already_exist_by_external_id  # looks up external ids before inserting
+    stored, inserted = nodes.load_and_insert(call, {
         EXECUTION: [req.execution.id] if req.execution.HasField("id") else [],
         ARTIFACT: [a.id for a in artifacts if a.HasField("id")],
-        CONTEXT: [] if opts.force_reuse_context else [c.id for c in req.contexts if c.HasField("id")]}, {})
+        CONTEXT: [] if opts.force_reuse_context else [c.id for c in req.contexts if c.HasField("id")]}, {
+        EXECUTION: [] if req.execution.HasField("id") else [req.execution],
+        ARTIFACT: [] if reusing else [a for a in artifacts if not a.HasField("id")]})
     [execution_id] = nodes.put(call, EXECUTION, [req.execution], force_update_time=opts.force_update_time,
-                               stored=stored[EXECUTION])
-    if opts.reuse_artifact_if_already_exist_by_external_id:
+                               stored=stored[EXECUTION], inserted=inserted[EXECUTION])
+    if reusing:
         artifact_ids = _put_artifacts_reusing_external_ids(call, artifacts)
     else:
-        artifact_ids = nodes.put(call, ARTIFACT, artifacts, stored=stored[ARTIFACT])
+        artifact_ids = nodes.put(call, ARTIFACT, artifacts, stored=stored[ARTIFACT], inserted=inserted[ARTIFACT])
     events = []
     for artifact_id, pair in zip(artifact_ids, req.artifact_event_pairs):
         if not pair.HasField("event"):
@@ -430,14 +433,19 @@ def put_execution(call: Call, req: service_pb.PutExecutionRequest, resp: Any) ->
 @rpc("PutLineageSubgraph")
 def put_lineage_subgraph(call: Call, req: service_pb.PutLineageSubgraphRequest, resp: Any) -> None:
     opts = req.options
-    execution_ids = nodes.put(call, EXECUTION, req.executions)
-    if opts.reuse_artifact_if_already_exist_by_external_id:
+    reusing = opts.reuse_artifact_if_already_exist_by_external_id  # looks up external ids before inserting
+    given = {EXECUTION: req.executions, ARTIFACT: [] if reusing else req.artifacts}
+    stored, inserted = nodes.load_and_insert(  # one round trip on a server
+        call, {kind: [n.id for n in of_kind if n.HasField("id")] for kind, of_kind in given.items()},
+        {kind: [n for n in of_kind if not n.HasField("id")] for kind, of_kind in given.items()})
+    execution_ids = nodes.put(call, EXECUTION, req.executions, stored=stored[EXECUTION], inserted=inserted[EXECUTION])
+    if reusing:
         artifacts = [pb.Artifact() for _ in req.artifacts]
-        for copy, given in zip(artifacts, req.artifacts):
-            copy.CopyFrom(given)
+        for copy, given_artifact in zip(artifacts, req.artifacts):
+            copy.CopyFrom(given_artifact)
         artifact_ids = _put_artifacts_reusing_external_ids(call, artifacts)
     else:
-        artifact_ids = nodes.put(call, ARTIFACT, req.artifacts)
+        artifact_ids = nodes.put(call, ARTIFACT, req.artifacts, stored=stored[ARTIFACT], inserted=inserted[ARTIFACT])
     context_ids = _upsert_contexts(call, req.contexts, opts.reuse_context_if_already_exist)
     events = []
     for edge in req.event_edges:

@@ -228,28 +228,52 @@ class Cursor:
         """The rows of several statements that do not depend on each other, in one round trip on a server:
         one multi-statement query on MySQL (a round trip costs about what a small statement does), a pipeline
         on PostgreSQL; one after the other on SQLite, where a statement costs no round trip."""
+        return self.all_each_and_insert(items, ())[0]
+
+    def all_each_and_insert(self, items: Sequence[tuple[Statement, Mapping[str, Any]]],
+                            inserts: Sequence[tuple[Statement, Sequence[tuple]]]
+                            ) -> tuple[list[Sequence[tuple]], list[list[int]]]:
+        """all_each, and the new ids of many-row INSERTs (as insert_ids) that neither depend on those reads nor
+        on each other, all in one round trip where the INSERTs return their ids (INSERT ... RETURNING)."""
         dialect = self.statements.dialect.name
-        if len(items) < 2 or dialect == "sqlite":
-            return [self.all(stmt, params) for stmt, params in items]
+        returning = self.statements.insert_strategy == "returning"
+        if dialect == "sqlite" or (inserts and not returning) or (not inserts and len(items) < 2):
+            return [self.all(stmt, params) for stmt, params in items], [self.insert_ids(s, r) for s, r in inserts]
         bound = [stmt.bind(params) for stmt, params in items]
+        packs = [stmt.packing(params) for stmt, params in items] if dialect == "mysql" else [None] * len(items)
+        sent = [(sql if pack is None else pack.before + sql + pack.after, values)
+                for (sql, values), pack in zip(bound, packs)]
+        chunks_of_inserts = []  # how many statements each insert takes (ROWS_PER_STATEMENT rows a statement)
+        for stmt, rows in inserts:
+            chunks = [rows[start : start + ROWS_PER_STATEMENT] for start in range(0, len(rows), ROWS_PER_STATEMENT)]
+            sent.extend((stmt.rows_sql(len(chunk), True), stmt.rows_params(chunk)) for chunk in chunks)
+            chunks_of_inserts.append(len(chunks))
         cursor = self._cursor
         if dialect == "mysql":
-            packs = [stmt.packing(params) for stmt, params in items]
-            cursor.execute(b";\n".join(self._mogrified(
-                [(sql if pack is None else pack.before + sql + pack.after, values)
-                 for (sql, values), pack in zip(bound, packs)])))
+            cursor.execute(b";\n".join(self._mogrified(sent)))
             results = [cursor.fetchall()]
             while cursor.nextset():
                 results.append(cursor.fetchall())
-            return [result if stmt.pack is None else self._packable_rows(stmt, pack, result, each)
-                    for (stmt, _), pack, result, each in zip(items, packs, results, bound)]
-        cursors = []
-        with self.raw.pipeline():
-            for sql, values in bound:
-                each = self.raw.cursor()
-                each.execute(sql, values)
-                cursors.append(each)
-        return [each.fetchall() for each in cursors]
+        elif len(sent) == 1:
+            cursor.execute(*sent[0])
+            results = [cursor.fetchall()]
+        else:
+            cursors = []
+            with self.raw.pipeline():
+                for sql, values in sent:
+                    each = self.raw.cursor()
+                    each.execute(sql, values)
+                    cursors.append(each)
+            results = [each.fetchall() for each in cursors]
+        rows = [result if stmt.pack is None else self._packable_rows(stmt, pack, result, each)
+                for (stmt, _), pack, result, each in zip(items, packs, results, bound)]
+        ids: list[list[int]] = []
+        at = len(items)
+        for count in chunks_of_inserts:
+            # a statement assigns its ids in row order (see INSERT_STRATEGIES): sorted, they are the rows'
+            ids.append([i for result in results[at : at + count] for i in sorted(int(r[0]) for r in result)])
+            at += count
+        return rows, ids
 
     def defer(self, stmt: Statement, rows: Sequence[tuple]) -> None:
         """many_tuples for a write whose outcome nothing later in the call reads (property rows, links, event
@@ -356,6 +380,8 @@ class Cursor:
             self.many_tuples(stmt, rows)
             last = int(cursor.execute("SELECT last_insert_rowid()").fetchone()[0])
             return list(range(last - len(rows) + 1, last + 1))
+        if strategy == "returning":
+            return self.all_each_and_insert((), [(stmt, rows)])[1][0]
         ids: list[int] = []
         if strategy == "per_row":
             for row in rows:
@@ -364,14 +390,9 @@ class Cursor:
             return ids
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
-            params = stmt.rows_params(chunk)
-            if strategy == "returning":
-                cursor.execute(stmt.rows_sql(len(chunk), True), params)
-                ids.extend(sorted(int(r[0]) for r in cursor.fetchall()))
-            else:
-                cursor.execute(stmt.rows_sql(len(chunk), False), params)
-                first = int(cursor.lastrowid)
-                ids.extend(range(first, first + len(chunk)))
+            cursor.execute(stmt.rows_sql(len(chunk), False), stmt.rows_params(chunk))
+            first = int(cursor.lastrowid)
+            ids.extend(range(first, first + len(chunk)))
         return ids
 
 
