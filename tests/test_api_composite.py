@@ -146,6 +146,16 @@ def test_put_execution_of_many_new_and_existing_artifacts(store, t, new, existin
     assert {a.id for a in store.get_artifacts_by_context(cids[1])} == set(aids)
 
 
+def test_put_execution_of_more_text_than_one_server_packet_takes(store, t):
+    """20,000 artifacts with 1 kB URIs: their INSERTs (about 21 MB of SQL) are more than MariaDB takes in one
+    query (max_allowed_packet, 16 MiB by default), so the statements sent together are split into queries."""
+    pairs = [(_art(t, uri=f"/{i:05d}/" + "u" * 1000), None) for i in range(20_000)]
+    eid, aids, _ = store.put_execution(_exe(t), pairs, [])
+    assert len(set(aids)) == 20_000 and eid
+    got = store.get_artifacts_by_id(aids[::997])
+    assert [a.uri for a in got] == [pairs[i][0].uri for i in range(0, 20_000, 997)]
+
+
 @only_mlmd_core
 @pytest.mark.skipif("mysql" not in SERVER_BACKENDS, reason="needs the MariaDB server (MLMD_TEST_BACKENDS)")
 def test_put_execution_on_mariadb_takes_three_round_trips():

@@ -179,6 +179,20 @@ class Statements:
         return stmt
 
 
+def _multi_statements(parts: Sequence[bytes]) -> list[bytes]:
+    """MySQL statements (with their values in) joined into multi-statement queries of about
+    _MULTI_STATEMENT_BYTES each, well under the server's max_allowed_packet; a longer statement goes alone."""
+    groups: list[list[bytes]] = []
+    size = 0
+    for part in parts:
+        if not groups or size + len(part) > _MULTI_STATEMENT_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(part)
+        size += len(part) + 2
+    return [b";\n".join(group) for group in groups]
+
+
 def _multi_row(stmt: Statement, rows: Sequence[tuple]) -> list[tuple[str, Any]]:
     """(SQL, parameters) of the multi-row statements that write `rows` on a server, ROWS_PER_STATEMENT a piece."""
     chunks = [rows[start : start + ROWS_PER_STATEMENT] for start in range(0, len(rows), ROWS_PER_STATEMENT)]
@@ -250,10 +264,12 @@ class Cursor:
             chunks_of_inserts.append(len(chunks))
         cursor = self._cursor
         if dialect == "mysql":
-            cursor.execute(b";\n".join(self._mogrified(sent)))
-            results = [cursor.fetchall()]
-            while cursor.nextset():
+            results = []
+            for query in _multi_statements(self._mogrified(sent)):
+                cursor.execute(query)
                 results.append(cursor.fetchall())
+                while cursor.nextset():
+                    results.append(cursor.fetchall())
         elif len(sent) == 1:
             cursor.execute(*sent[0])
             results = [cursor.fetchall()]
@@ -303,16 +319,10 @@ class Cursor:
                 for sql, values in deferred:
                     cursor.execute(sql, values)
             return False
-        parts = self._mogrified(deferred)
-        start, size = 0, 0
-        for index, part in enumerate(parts):
-            size += len(part)
-            last = index == len(parts) - 1
-            if size > _MULTI_STATEMENT_BYTES or last:
-                cursor.execute(b";\n".join(parts[start : index + 1] + ([b"COMMIT"] if last and commit else [])))
-                while cursor.nextset():  # a statement's error is raised when its result is read
-                    pass
-                start, size = index + 1, 0
+        for query in _multi_statements(self._mogrified(deferred) + ([b"COMMIT"] if commit else [])):
+            cursor.execute(query)
+            while cursor.nextset():  # a statement's error is raised when its result is read
+                pass
         return commit
 
     def _mogrified(self, bound: Sequence[tuple[str, Any]]) -> list[bytes]:
