@@ -156,57 +156,59 @@ def test_put_execution_of_more_text_than_one_server_packet_takes(store, t):
     assert [a.uri for a in got] == [pairs[i][0].uri for i in range(0, 20_000, 997)]
 
 
+@pytest.fixture
+def mariadb():
+    """A store on a new MariaDB database, for what only a MySQL server shows."""
+    if "mysql" not in SERVER_BACKENDS:
+        pytest.skip("needs the MariaDB server (MLMD_TEST_BACKENDS)")
+    s = open_store(backend_config("mysql"))
+    yield s
+    close_store(s)
+
+
 @only_mlmd_core
-@pytest.mark.skipif("mysql" not in SERVER_BACKENDS, reason="needs the MariaDB server (MLMD_TEST_BACKENDS)")
-def test_put_execution_on_mariadb_takes_three_round_trips():
+def test_put_execution_on_mariadb_takes_three_round_trips(mariadb):
     """Reading the nodes to update and inserting the new ones share the first round trip, the events take the
     second (their paths need their ids), every other write goes with the COMMIT in the third."""
-    s = open_store(backend_config("mysql"))
-    try:
-        t = make_types(s)
-        [old] = s.put_artifacts([_art(t, uri="/old")])
-        [cid] = s.put_contexts([_ctx(t, "pipeline")])
-        e = _exe(t)
-        e.properties["n"].int_value = 1
-        new = _art(t, uri="/new")
-        new.properties["day"].int_value = 7
-        pairs = [(_art(t, id=old, uri="/old"), pb.Event(type=pb.Event.INPUT)),
-                 (new, pb.Event(type=pb.Event.OUTPUT, path=pb.Event.Path(steps=[pb.Event.Path.Step(key="out")])))]
-        count, (eid, aids, cids) = count_statements(s, lambda: s.put_execution(e, pairs, [_ctx(t, "pipeline", id=cid)]))
-        assert count == 3
-        assert aids[0] == old and cids == [cid]
-        [got] = s.get_artifacts_by_id([aids[1]])
-        assert got.uri == "/new" and got.properties["day"].int_value == 7
-        assert s.get_executions_by_id([eid])[0].properties["n"].int_value == 1
-        events = sorted(s.get_events_by_execution_ids([eid]), key=lambda ev: ev.type)
-        assert [(ev.artifact_id, ev.type) for ev in events] == [(old, pb.Event.INPUT), (aids[1], pb.Event.OUTPUT)]
-        assert events[1].path.steps[0].key == "out"
-        assert [c.id for c in s.get_contexts_by_execution(eid)] == [cid]
-    finally:
-        close_store(s)
+    s = mariadb
+    t = make_types(s)
+    [old] = s.put_artifacts([_art(t, uri="/old")])
+    [cid] = s.put_contexts([_ctx(t, "pipeline")])
+    e = _exe(t)
+    e.properties["n"].int_value = 1
+    new = _art(t, uri="/new")
+    new.properties["day"].int_value = 7
+    pairs = [(_art(t, id=old, uri="/old"), pb.Event(type=pb.Event.INPUT)),
+             (new, pb.Event(type=pb.Event.OUTPUT, path=pb.Event.Path(steps=[pb.Event.Path.Step(key="out")])))]
+    count, (eid, aids, cids) = count_statements(s, lambda: s.put_execution(e, pairs, [_ctx(t, "pipeline", id=cid)]))
+    assert count == 3
+    assert aids[0] == old and cids == [cid]
+    [got] = s.get_artifacts_by_id([aids[1]])
+    assert got.uri == "/new" and got.properties["day"].int_value == 7
+    assert s.get_executions_by_id([eid])[0].properties["n"].int_value == 1
+    events = sorted(s.get_events_by_execution_ids([eid]), key=lambda ev: ev.type)
+    assert [(ev.artifact_id, ev.type) for ev in events] == [(old, pb.Event.INPUT), (aids[1], pb.Event.OUTPUT)]
+    assert events[1].path.steps[0].key == "out"
+    assert [c.id for c in s.get_contexts_by_execution(eid)] == [cid]
 
 
 @only_mlmd_core
-@pytest.mark.skipif("mysql" not in SERVER_BACKENDS, reason="needs the MariaDB server (MLMD_TEST_BACKENDS)")
 @pytest.mark.parametrize("strategy", ["consecutive", "per_row"])
-def test_put_execution_where_inserts_return_no_ids(strategy):
+def test_put_execution_where_inserts_return_no_ids(mariadb, strategy):
     """MySQL has no INSERT ... RETURNING (MariaDB has, since 10.5): there the new ids come from the insert id
     (sql.INSERT_STRATEGIES) and a put_execution's reads and inserts go one after the other. MariaDB gives insert
     ids too, so it stands in for MySQL here."""
-    s = open_store(backend_config("mysql"))
-    try:
-        s._backend.statements.insert_strategy = strategy
-        t = make_types(s)
-        [old] = s.put_artifacts([_art(t, uri="/old")])
-        pairs = [(_art(t, uri=f"/new/{i}"), pb.Event(type=pb.Event.OUTPUT)) for i in range(3)]
-        pairs.insert(1, (_art(t, id=old, uri="/old"), pb.Event(type=pb.Event.INPUT)))
-        eid, aids, _ = s.put_execution(_exe(t), pairs, [_ctx(t, "p")])
-        assert aids[1] == old and len(set(aids)) == 4
-        assert [a.uri for a in s.get_artifacts_by_id(aids)] == ["/old", "/new/0", "/new/1", "/new/2"]
-        assert sorted((ev.artifact_id, ev.type) for ev in s.get_events_by_execution_ids([eid])) == sorted(
-            (aid, ev.type) for aid, (_, ev) in zip(aids, pairs))
-    finally:
-        close_store(s)
+    s = mariadb
+    s._backend.statements.insert_strategy = strategy
+    t = make_types(s)
+    [old] = s.put_artifacts([_art(t, uri="/old")])
+    pairs = [(_art(t, uri=f"/new/{i}"), pb.Event(type=pb.Event.OUTPUT)) for i in range(3)]
+    pairs.insert(1, (_art(t, id=old, uri="/old"), pb.Event(type=pb.Event.INPUT)))
+    eid, aids, _ = s.put_execution(_exe(t), pairs, [_ctx(t, "p")])
+    assert aids[1] == old and len(set(aids)) == 4
+    assert [a.uri for a in s.get_artifacts_by_id(aids)] == ["/old", "/new/0", "/new/1", "/new/2"]
+    assert sorted((ev.artifact_id, ev.type) for ev in s.get_events_by_execution_ids([eid])) == sorted(
+        (aid, ev.type) for aid, (_, ev) in zip(aids, pairs))
 
 
 def test_put_execution_existing_artifact_new_event(store, t):

@@ -193,10 +193,11 @@ def _multi_statements(parts: Sequence[bytes]) -> list[bytes]:
     return [b";\n".join(group) for group in groups]
 
 
-def _multi_row(stmt: Statement, rows: Sequence[tuple]) -> list[tuple[str, Any]]:
-    """(SQL, parameters) of the multi-row statements that write `rows` on a server, ROWS_PER_STATEMENT a piece."""
+def _multi_row(stmt: Statement, rows: Sequence[tuple], returning: bool = False) -> list[tuple[str, Any]]:
+    """(SQL, parameters) of the multi-row statements that write `rows` on a server, ROWS_PER_STATEMENT a piece
+    (INSERTs returning their new ids if asked)."""
     chunks = [rows[start : start + ROWS_PER_STATEMENT] for start in range(0, len(rows), ROWS_PER_STATEMENT)]
-    return [(stmt.rows_sql(len(chunk), False), stmt.rows_params(chunk)) for chunk in chunks]
+    return [(stmt.rows_sql(len(chunk), returning), stmt.rows_params(chunk)) for chunk in chunks]
 
 
 class Cursor:
@@ -259,9 +260,9 @@ class Cursor:
                 for (sql, values), pack in zip(bound, packs)]
         chunks_of_inserts = []  # how many statements each insert takes (ROWS_PER_STATEMENT rows a statement)
         for stmt, rows in inserts:
-            chunks = [rows[start : start + ROWS_PER_STATEMENT] for start in range(0, len(rows), ROWS_PER_STATEMENT)]
-            sent.extend((stmt.rows_sql(len(chunk), True), stmt.rows_params(chunk)) for chunk in chunks)
-            chunks_of_inserts.append(len(chunks))
+            statements = _multi_row(stmt, rows, returning=True)
+            sent.extend(statements)
+            chunks_of_inserts.append(len(statements))
         cursor = self._cursor
         if dialect == "mysql":
             results = []
