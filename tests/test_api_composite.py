@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy
 from server_backends import SERVER_BACKENDS
 from store_fixtures import (  # noqa: F401
     backend_config,
@@ -209,6 +210,26 @@ def test_put_execution_where_inserts_return_no_ids(mariadb, strategy):
     assert [a.uri for a in s.get_artifacts_by_id(aids)] == ["/old", "/new/0", "/new/1", "/new/2"]
     assert sorted((ev.artifact_id, ev.type) for ev in s.get_events_by_execution_ids([eid])) == sorted(
         (aid, ev.type) for aid, (_, ev) in zip(aids, pairs))
+
+
+@only_mlmd_core
+def test_consecutive_ids_step_by_auto_increment_increment(mariadb):
+    """Servers that hand out every n-th id (auto_increment_increment, e.g. on multi-primary setups) give a
+    multi-row insert the ids first, first + n, ...: the "consecutive" strategy reads n when it connects."""
+    s = mariadb
+    database = s._backend.database
+    sqlalchemy.event.listen(database.engine, "connect", lambda conn, _record: conn.cursor().execute(
+        "SET SESSION auto_increment_increment = 3"))
+    database.engine.dispose()  # the next connections have that setting
+    database._probe_server()
+    assert database.id_step == 3
+    s._backend.statements.insert_strategy, s._backend.statements.id_step = "consecutive", database.id_step
+    t = make_types(s)
+    pairs = [(_art(t, uri=f"/new/{i}"), pb.Event(type=pb.Event.OUTPUT)) for i in range(4)]
+    eid, aids, _ = s.put_execution(_exe(t), pairs, [])
+    assert [b - a for a, b in zip(aids, aids[1:])] == [3, 3, 3]
+    assert [a.uri for a in s.get_artifacts_by_id(aids)] == [f"/new/{i}" for i in range(4)]
+    assert sorted(ev.artifact_id for ev in s.get_events_by_execution_ids([eid])) == aids
 
 
 def test_put_execution_existing_artifact_new_event(store, t):

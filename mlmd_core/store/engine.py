@@ -360,11 +360,15 @@ class Database:
         self._per_thread = threading.local()
         self._thread_conns: list[Any] = []
         self._thread_conns_lock = threading.Lock()
+        # the step between the ids of one multi-row INSERT (MySQL's auto_increment_increment: > 1 on some
+        # multi-primary setups), for the "consecutive" strategy
+        self.id_step = 1
         self.insert_strategy = "sqlite" if self.is_sqlite else self._probe_server()
 
     def _probe_server(self) -> str:
         """How many-row INSERTs learn their ids on this server (see sql.INSERT_STRATEGIES); on MySQL it also
-        notes on the dialect the character set of the database's text columns (MYSQL_TEXT_CHARSET)."""
+        notes the step between ids (`id_step`) and, on the dialect, the character set of the database's text
+        columns (MYSQL_TEXT_CHARSET)."""
         if self.dialect.name != "mysql":
             return "returning"
         pooled = self.engine.raw_connection()  # also initializes the dialect (server version)
@@ -373,9 +377,10 @@ class Database:
             # MLMD's tables take the database's default; a column of an existing one tells what it was then
             cursor.execute("SELECT COALESCE((SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE "
                            "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'Artifact' AND COLUMN_NAME = 'uri'), "
-                           "@@character_set_database), @@innodb_autoinc_lock_mode")
-            charset, mode = cursor.fetchone()
+                           "@@character_set_database), @@innodb_autoinc_lock_mode, @@auto_increment_increment")
+            charset, mode, step = cursor.fetchone()
             setattr(self.dialect, MYSQL_TEXT_CHARSET, charset)
+            self.id_step = int(step)
             if getattr(self.dialect, "is_mariadb", False) and (self.dialect.server_version_info or (0,)) >= (10, 5):
                 return "returning"
             return "consecutive" if int(mode) <= 1 else "per_row"

@@ -40,7 +40,7 @@ class SqlService:
 
     def __init__(self, database: Database):
         self.database = database
-        self.statements = Statements(database.dialect, database.insert_strategy)
+        self.statements = Statements(database.dialect, database.insert_strategy, database.id_step)
         self.type_cache: dict[int, TypeInfo] = {}
         self._db_errors = (sqlite3.Error, database.dialect.loaded_dbapi.Error)
 

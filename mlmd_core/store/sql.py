@@ -155,7 +155,8 @@ class Statement:
 #                 autoincrement/sequence values in row order, so the sorted ids are the rows' ids, even when
 #                 concurrent inserts interleave;
 #   "consecutive" one multi-row INSERT and its first id (MySQL with innodb_autoinc_lock_mode 0 or 1, which
-#                 gives a simple multi-row insert consecutive ids);
+#                 gives a simple multi-row insert consecutive ids: each the last plus auto_increment_increment,
+#                 Statements.id_step);
 #   "per_row"     one INSERT per row (MySQL with interleaved autoincrement locking: the only safe way).
 INSERT_STRATEGIES = ("sqlite", "returning", "consecutive", "per_row")
 # Rows per multi-row statement: PostgreSQL binds at most 65535 parameters, our rows have at most 10.
@@ -167,9 +168,10 @@ _MULTI_STATEMENT_BYTES = 1 << 20
 class Statements:
     """The compiled statements of one dialect, built on first use from a key and a builder."""
 
-    def __init__(self, dialect: Dialect, insert_strategy: str | None = None):
+    def __init__(self, dialect: Dialect, insert_strategy: str | None = None, id_step: int = 1):
         self.dialect = dialect
         self.insert_strategy = insert_strategy or ("sqlite" if dialect.name == "sqlite" else "returning")
+        self.id_step = id_step
         self._cache: dict[Any, Statement] = {}
 
     def get(self, key: Any, build: Callable[[], ClauseElement]) -> Statement:
@@ -402,8 +404,8 @@ class Cursor:
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
             cursor.execute(stmt.rows_sql(len(chunk), False), stmt.rows_params(chunk))
-            first = int(cursor.lastrowid)
-            ids.extend(range(first, first + len(chunk)))
+            first, step = int(cursor.lastrowid), self.statements.id_step
+            ids.extend(range(first, first + len(chunk) * step, step))
         return ids
 
 
