@@ -168,9 +168,10 @@ def mariadb():
 
 
 @only_mlmd_core
-def test_put_execution_on_mariadb_takes_three_round_trips(mariadb):
-    """Reading the nodes to update and inserting the new ones share the first round trip, the events take the
-    second (their paths need their ids), every other write goes with the COMMIT in the third."""
+def test_put_execution_on_mariadb_takes_two_round_trips(mariadb):
+    """Reading the nodes to update and inserting the new ones share the first round trip; every other write goes
+    with the COMMIT in the second, the events too: one INSERT's ids follow each other on MariaDB (its default
+    innodb_autoinc_lock_mode 1), so their paths take LAST_INSERT_ID() plus the event's offset."""
     s = mariadb
     t = make_types(s)
     [old] = s.put_artifacts([_art(t, uri="/old")])
@@ -181,8 +182,9 @@ def test_put_execution_on_mariadb_takes_three_round_trips(mariadb):
     new.properties["day"].int_value = 7
     pairs = [(_art(t, id=old, uri="/old"), pb.Event(type=pb.Event.INPUT)),
              (new, pb.Event(type=pb.Event.OUTPUT, path=pb.Event.Path(steps=[pb.Event.Path.Step(key="out")])))]
+    assert s._backend.statements.id_step == 1
     count, (eid, aids, cids) = count_statements(s, lambda: s.put_execution(e, pairs, [_ctx(t, "pipeline", id=cid)]))
-    assert count == 3
+    assert count == 2
     assert aids[0] == old and cids == [cid]
     [got] = s.get_artifacts_by_id([aids[1]])
     assert got.uri == "/new" and got.properties["day"].int_value == 7
@@ -198,24 +200,29 @@ def test_put_execution_on_mariadb_takes_three_round_trips(mariadb):
 def test_put_execution_where_inserts_return_no_ids(mariadb, strategy):
     """MySQL has no INSERT ... RETURNING (MariaDB has, since 10.5): there the new ids come from the insert id
     (sql.INSERT_STRATEGIES) and a put_execution's reads and inserts go one after the other. MariaDB gives insert
-    ids too, so it stands in for MySQL here."""
+    ids too, so it stands in for MySQL here. With "per_row" (interleaved autoincrement locking) one INSERT's ids
+    need not follow each other, so the events learn theirs before their paths are written."""
     s = mariadb
     s._backend.statements.insert_strategy = strategy
+    s._backend.statements.id_step = None if strategy == "per_row" else 1
     t = make_types(s)
     [old] = s.put_artifacts([_art(t, uri="/old")])
-    pairs = [(_art(t, uri=f"/new/{i}"), pb.Event(type=pb.Event.OUTPUT)) for i in range(3)]
+    pairs = [(_art(t, uri=f"/new/{i}"), pb.Event(type=pb.Event.OUTPUT, path=pb.Event.Path(
+        steps=[pb.Event.Path.Step(key=f"out{i}")]))) for i in range(3)]
     pairs.insert(1, (_art(t, id=old, uri="/old"), pb.Event(type=pb.Event.INPUT)))
     eid, aids, _ = s.put_execution(_exe(t), pairs, [_ctx(t, "p")])
     assert aids[1] == old and len(set(aids)) == 4
     assert [a.uri for a in s.get_artifacts_by_id(aids)] == ["/old", "/new/0", "/new/1", "/new/2"]
-    assert sorted((ev.artifact_id, ev.type) for ev in s.get_events_by_execution_ids([eid])) == sorted(
-        (aid, ev.type) for aid, (_, ev) in zip(aids, pairs))
+    assert sorted((ev.artifact_id, ev.type, [p.key for p in ev.path.steps])
+                  for ev in s.get_events_by_execution_ids([eid])) == sorted(
+        (aid, ev.type, [p.key for p in ev.path.steps]) for aid, (_, ev) in zip(aids, pairs))
 
 
 @only_mlmd_core
 def test_consecutive_ids_step_by_auto_increment_increment(mariadb):
     """Servers that hand out every n-th id (auto_increment_increment, e.g. on multi-primary setups) give a
-    multi-row insert the ids first, first + n, ...: the "consecutive" strategy reads n when it connects."""
+    multi-row insert the ids first, first + n, ...: the "consecutive" strategy reads n when it connects, and so
+    do the events' paths, which go with the COMMIT and find their events' ids from the first."""
     s = mariadb
     database = s._backend.database
     sqlalchemy.event.listen(database.engine, "connect", lambda conn, _record: conn.cursor().execute(
@@ -225,11 +232,13 @@ def test_consecutive_ids_step_by_auto_increment_increment(mariadb):
     assert database.id_step == 3
     s._backend.statements.insert_strategy, s._backend.statements.id_step = "consecutive", database.id_step
     t = make_types(s)
-    pairs = [(_art(t, uri=f"/new/{i}"), pb.Event(type=pb.Event.OUTPUT)) for i in range(4)]
+    pairs = [(_art(t, uri=f"/new/{i}"), pb.Event(type=pb.Event.OUTPUT, path=pb.Event.Path(
+        steps=[pb.Event.Path.Step(key=f"out{i}")]))) for i in range(4)]
     eid, aids, _ = s.put_execution(_exe(t), pairs, [])
     assert [b - a for a, b in zip(aids, aids[1:])] == [3, 3, 3]
     assert [a.uri for a in s.get_artifacts_by_id(aids)] == [f"/new/{i}" for i in range(4)]
-    assert sorted(ev.artifact_id for ev in s.get_events_by_execution_ids([eid])) == aids
+    events = sorted(s.get_events_by_execution_ids([eid]), key=lambda ev: ev.artifact_id)
+    assert [(ev.artifact_id, ev.path.steps[0].key) for ev in events] == [(a, f"out{i}") for i, a in enumerate(aids)]
 
 
 def test_put_execution_existing_artifact_new_event(store, t):

@@ -501,13 +501,16 @@ def _execution_worker(config_bytes: bytes, worker: int, type_ids: tuple[int, int
         start.wait(START_TIMEOUT)
         results = []
         for i in range(N_CALLS):
-            event = pb.Event(type=pb.Event.OUTPUT)
-            event.path.steps.add(key=f"w{worker}")
+            pairs = []
+            for k in range(2):  # two events: their paths find their ids within the INSERT of both
+                event = pb.Event(type=pb.Event.OUTPUT)
+                event.path.steps.add(key=f"w{worker}-{i}")
+                event.path.steps.add(index=k)
+                pairs.append((pb.Artifact(type_id=artifact_type, uri=f"/w{worker}/{i}/{k}"), event))
             eid, aids, cids = s.put_execution(
-                pb.Execution(type_id=execution_type, name=f"w{worker}-{i}"),
-                [(pb.Artifact(type_id=artifact_type, uri=f"/w{worker}/{i}"), event)],
+                pb.Execution(type_id=execution_type, name=f"w{worker}-{i}"), pairs,
                 [pb.Context(type_id=context_type, name="shared")], reuse_context_if_already_exist=True)
-            results.append((eid, aids[0], cids[0]))
+            results.append((eid, tuple(aids), cids[0]))
         close_store(s)
         out.put((worker, "ok", results))
     except BaseException:  # noqa: BLE001 - reported to the parent
@@ -549,15 +552,22 @@ def test_processes_writing_executions_lose_nothing(backend: str) -> None:
     type_ids = (types.artifact, types.execution, types.context)
     results = _run(_execution_worker, lambda w: (config.SerializeToString(), w, type_ids))
     rows = [r for _, _, rs in results for r in rs]
-    assert len({r[0] for r in rows}) == len({r[1] for r in rows}) == N_PROCS * N_CALLS
+    assert len({r[0] for r in rows}) == len({a for r in rows for a in r[1]}) / 2 == N_PROCS * N_CALLS
     assert len({r[2] for r in rows}) == 1
     executions = s.get_executions()
     assert sorted(e.id for e in executions) == sorted(r[0] for r in rows)
-    assert len(s.get_artifacts()) == N_PROCS * N_CALLS
+    artifacts = {a.id: a for a in s.get_artifacts()}
+    assert len(artifacts) == 2 * N_PROCS * N_CALLS
     [ctx] = s.get_contexts()
     assert len(s.get_executions_by_context(ctx.id)) == N_PROCS * N_CALLS
-    assert len(s.get_artifacts_by_context(ctx.id)) == N_PROCS * N_CALLS
-    assert len(s.get_events_by_execution_ids([e.id for e in executions])) == N_PROCS * N_CALLS
+    assert len(s.get_artifacts_by_context(ctx.id)) == 2 * N_PROCS * N_CALLS
+    # every event, with its path, where its call put it, though the writers' events interleave
+    name_of = {e.id: e.name for e in executions}
+    events = s.get_events_by_execution_ids(list(name_of))
+    got = sorted((name_of[ev.execution_id], artifacts[ev.artifact_id].uri, ev.path.steps[0].key,
+                  ev.path.steps[1].index) for ev in events)
+    assert got == sorted((f"w{w}-{i}", f"/w{w}/{i}/{k}", f"w{w}-{i}", k)
+                         for w in range(N_PROCS) for i in range(N_CALLS) for k in range(2))
     close_store(s)
 
 

@@ -360,9 +360,10 @@ class Database:
         self._per_thread = threading.local()
         self._thread_conns: list[Any] = []
         self._thread_conns_lock = threading.Lock()
-        # the step between the ids of one multi-row INSERT (MySQL's auto_increment_increment: > 1 on some
-        # multi-primary setups), for the "consecutive" strategy
-        self.id_step = 1
+        # The step between the ids one multi-row INSERT gets (MySQL's auto_increment_increment: > 1 on some
+        # multi-primary setups); None where they may interleave with another INSERT's (PostgreSQL; MySQL with
+        # innodb_autoinc_lock_mode 2). SQLite's, under the write lock, follow each other.
+        self.id_step: int | None = 1 if self.is_sqlite else None
         self.insert_strategy = "sqlite" if self.is_sqlite else self._probe_server()
 
     def _probe_server(self) -> str:
@@ -380,10 +381,10 @@ class Database:
                            "@@character_set_database), @@innodb_autoinc_lock_mode, @@auto_increment_increment")
             charset, mode, step = cursor.fetchone()
             setattr(self.dialect, MYSQL_TEXT_CHARSET, charset)
-            self.id_step = int(step)
+            self.id_step = int(step) if int(mode) <= 1 else None
             if getattr(self.dialect, "is_mariadb", False) and (self.dialect.server_version_info or (0,)) >= (10, 5):
                 return "returning"
-            return "consecutive" if int(mode) <= 1 else "per_row"
+            return "consecutive" if self.id_step is not None else "per_row"
         finally:
             pooled.close()
 

@@ -12,7 +12,7 @@ from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.store import nodes, schema
 from mlmd_core.store.context import Call
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
-from mlmd_core.store.sql import insert_values, packed_rows
+from mlmd_core.store.sql import ROWS_PER_STATEMENT, insert_values, packed_rows
 
 E, EP = schema.event, schema.event_path
 ATTR, ASSOC, PC = schema.attribution, schema.association, schema.parent_context
@@ -69,16 +69,35 @@ def insert_events(call: Call, events: Sequence[pb.Event]) -> None:
         rows.append((*key, ev.milliseconds_since_epoch if ev.HasField("milliseconds_since_epoch") else now))
     q = call.q("insert_events", lambda: insert_values(E, "artifact_id", "execution_id", "type",
                                                       "milliseconds_since_epoch"))
+    step = call.statements.id_step
+    if call.dialect_name == "mysql" and step is not None:
+        # One INSERT's ids follow each other by `step`, so the events can go with the COMMIT as well (a round
+        # trip less): each INSERT of them followed by their paths, whose event ids are that INSERT's first
+        # (LAST_INSERT_ID(), which no other statement changes in between) plus the event's offset.
+        paths = call.q("insert_event_paths_after_events", lambda: insert_values(
+            EP, *_PATH_COLUMNS, expressions={"event_id": "LAST_INSERT_ID() + :event_id"}))
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            call.defer(q, rows[start : start + ROWS_PER_STATEMENT])
+            call.defer(paths, _path_rows(
+                (offset * step, ev) for offset, ev in enumerate(events[start : start + ROWS_PER_STATEMENT])))
+        return
     ids = call.insert_ids(q, rows)
-    path_rows = []
-    for event_id, ev in zip(ids, events):
+    call.defer(call.q("insert_event_paths", lambda: insert_values(EP, *_PATH_COLUMNS)), _path_rows(zip(ids, events)))
+
+
+_PATH_COLUMNS = ("event_id", "is_index_step", "step_index", "step_key")
+
+
+def _path_rows(events: Iterable[tuple[int, pb.Event]]) -> list[tuple]:
+    """EventPath rows of (event id, event) pairs, each event's steps in order."""
+    rows = []
+    for event_id, ev in events:
         for step in ev.path.steps:
             if step.HasField("index"):
-                path_rows.append((event_id, True, step.index, None))
+                rows.append((event_id, True, step.index, None))
             else:
-                path_rows.append((event_id, False, None, step.key))
-    q = call.q("insert_event_paths", lambda: insert_values(EP, "event_id", "is_index_step", "step_index", "step_key"))
-    call.defer(q, path_rows)
+                rows.append((event_id, False, None, step.key))
+    return rows
 
 
 # ml-metadata's order (that of the SQLite index it reads through).

@@ -156,7 +156,7 @@ class Statement:
 #                 concurrent inserts interleave;
 #   "consecutive" one multi-row INSERT and its first id (MySQL with innodb_autoinc_lock_mode 0 or 1, which
 #                 gives a simple multi-row insert consecutive ids: each the last plus auto_increment_increment,
-#                 Statements.id_step);
+#                 Statements.id_step, which is None where they may interleave);
 #   "per_row"     one INSERT per row (MySQL with interleaved autoincrement locking: the only safe way).
 INSERT_STRATEGIES = ("sqlite", "returning", "consecutive", "per_row")
 # Rows per multi-row statement: PostgreSQL binds at most 65535 parameters, our rows have at most 10.
@@ -168,7 +168,7 @@ _MULTI_STATEMENT_BYTES = 1 << 20
 class Statements:
     """The compiled statements of one dialect, built on first use from a key and a builder."""
 
-    def __init__(self, dialect: Dialect, insert_strategy: str | None = None, id_step: int = 1):
+    def __init__(self, dialect: Dialect, insert_strategy: str | None = None, id_step: int | None = 1):
         self.dialect = dialect
         self.insert_strategy = insert_strategy or ("sqlite" if dialect.name == "sqlite" else "returning")
         self.id_step = id_step
@@ -404,7 +404,7 @@ class Cursor:
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
             cursor.execute(stmt.rows_sql(len(chunk), False), stmt.rows_params(chunk))
-            first, step = int(cursor.lastrowid), self.statements.id_step
+            first, step = int(cursor.lastrowid), self.statements.id_step or 1  # set with this strategy
             ids.extend(range(first, first + len(chunk) * step, step))
         return ids
 
@@ -497,15 +497,19 @@ class _TextStatement:
 
 class insert_values(_TextStatement):  # noqa: N801 - used like a statement constructor
     """INSERT INTO table (names...) VALUES (:names...); with `skip_duplicates`, rows that would break a unique
-    key are left out (INSERT OR IGNORE / INSERT IGNORE / ON CONFLICT DO NOTHING), in the same statement."""
+    key are left out (INSERT OR IGNORE / INSERT IGNORE / ON CONFLICT DO NOTHING), in the same statement.
+    `expressions` gives some columns an SQL expression of their parameter instead (e.g. `LAST_INSERT_ID() +
+    :event_id`)."""
 
-    def __init__(self, table: Any, *names: str, skip_duplicates: bool = False):
+    def __init__(self, table: Any, *names: str, skip_duplicates: bool = False,
+                 expressions: Mapping[str, str] | None = None):
         super().__init__(table, names)
         self.skip_duplicates = skip_duplicates
+        self.expressions = dict(expressions or {})
 
     def text(self, quote: Any) -> str:
         columns = ", ".join(quote.quote(n) for n in self.names)
-        params = ", ".join(f":{n}" for n in self.names)
+        params = ", ".join(self.expressions.get(n, f":{n}") for n in self.names)
         verb = "INSERT"
         if self.skip_duplicates:
             verb = {"sqlite": "INSERT OR IGNORE", "mysql": "INSERT IGNORE"}.get(quote.dialect.name, verb)
