@@ -404,7 +404,7 @@ class Cursor:
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
             cursor.execute(stmt.rows_sql(len(chunk), False), stmt.rows_params(chunk))
-            first, step = int(cursor.lastrowid), self.statements.id_step or 1  # set with this strategy
+            first, step = int(cursor.lastrowid), self.statements.id_step or 1  # never None with this strategy
             ids.extend(range(first, first + len(chunk) * step, step))
         return ids
 
