@@ -168,7 +168,7 @@ _MULTI_STATEMENT_BYTES = 1 << 20
 class Statements:
     """The compiled statements of one dialect, built on first use from a key and a builder."""
 
-    def __init__(self, dialect: Dialect, insert_strategy: str | None = None, id_step: int | None = 1):
+    def __init__(self, dialect: Dialect, insert_strategy: str | None = None, id_step: int | None = None):
         self.dialect = dialect
         self.insert_strategy = insert_strategy or ("sqlite" if dialect.name == "sqlite" else "returning")
         self.id_step = id_step
