@@ -73,7 +73,8 @@ def insert_events(call: Call, events: Sequence[pb.Event]) -> None:
     if call.dialect_name == "mysql" and step is not None:
         # One INSERT's ids follow each other by `step`, so the events can go with the COMMIT as well (a round
         # trip less): each INSERT of them followed by their paths, whose event ids are that INSERT's first
-        # (LAST_INSERT_ID(), which no other statement changes in between) plus the event's offset.
+        # (LAST_INSERT_ID(), which no other statement changes in between) plus the event's offset. A defer() of
+        # at most ROWS_PER_STATEMENT rows is one INSERT (sql._multi_row), hence the chunks here.
         paths = call.q("insert_event_paths_after_events", lambda: insert_values(
             EP, *_PATH_COLUMNS, expressions={"event_id": "LAST_INSERT_ID() + :event_id"}))
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
