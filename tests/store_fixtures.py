@@ -257,7 +257,7 @@ def make_types(s: Any) -> Types:
 
 
 class _CountingCursor:
-    """A DB-API cursor that counts the statements it runs (servers have no sqlite3 trace callback)."""
+    """A DB-API cursor that counts the statements it runs (server drivers have no statement hook)."""
 
     def __init__(self, cursor: Any, statements: list[str]):
         self._cursor, self._statements = cursor, statements
@@ -280,12 +280,17 @@ def count_statements(s: Any, fn: Any) -> tuple[int, Any]:
     statements: list[str] = []
     database = s._backend.database
     if database.is_sqlite:
-        conn = database._memory_conn
-        conn.set_trace_callback(statements.append)
+        conn = database._memory_conn  # an APSW connection (engine.MemoryConnection): its statement hook
+
+        def trace(_cursor: Any, sql: str, _bindings: Any) -> bool:
+            statements.append(sql)
+            return True  # go on running it
+
+        conn.exec_trace = trace
         try:
             result = fn()
         finally:
-            conn.set_trace_callback(None)
+            conn.exec_trace = None
         return len(statements), result
     from unittest import mock
 

@@ -73,6 +73,28 @@ def test_in_memory_store_does_not_create_files(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@only_mlmd_core
+def test_only_in_memory_stores_run_on_apsw(tmp_path):
+    """docs/backends.md: APSW (its own copy of SQLite) serves in-memory stores only; a file store's
+    connections are Python's sqlite3, so that reading the file with sqlite3 beside a live store never puts
+    two copies of SQLite on one file in one process (closing one drops the other's POSIX locks)."""
+    import apsw
+
+    memory, on_file = open_store(memory_config()), open_store(file_config(tmp_path / "db.sqlite"))
+    try:
+        for s, driver in ((memory, apsw.Connection), (on_file, sqlite3.Connection)):
+            _fill(s)
+            database = s._backend.database
+            handle, raw = database.acquire()
+            try:
+                assert isinstance(raw, driver)
+            finally:
+                database.release(handle)
+    finally:
+        _close(memory)
+        _close(on_file)
+
+
 # ---------------------------------------------------------------------------------------------- files
 
 

@@ -3,7 +3,6 @@ out, in one database transaction. Handlers are registered per RPC name; the thre
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,7 +13,7 @@ from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.proto import metadata_store_service_pb2 as service_pb
 from mlmd_core.store import lineage, nodes, paging, relations, types
 from mlmd_core.store.context import Call, TypeInfo
-from mlmd_core.store.engine import Database, is_duplicate_key, map_db_error
+from mlmd_core.store.engine import SQLITE_ERRORS, Database, is_duplicate_key, map_db_error
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlmd_core.store.sql import Statements
 
@@ -42,7 +41,7 @@ class SqlService:
         self.database = database
         self.statements = Statements(database.dialect, database.insert_strategy, database.id_step)
         self.type_cache: dict[int, TypeInfo] = {}
-        self._db_errors = (sqlite3.Error, database.dialect.loaded_dbapi.Error)
+        self._db_errors = (*SQLITE_ERRORS, database.dialect.loaded_dbapi.Error)
 
     def call(self, method: str, request: Any) -> Any:
         """Runs one RPC by name; raises mlmd_core.errors classes."""

@@ -7,7 +7,7 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import bindparam, literal, null, select, union_all, update
+from sqlalchemy import bindparam, literal, null, or_, select, union_all, update
 
 from mlmd_core import errors
 from mlmd_core.proto import metadata_store_pb2 as pb
@@ -59,8 +59,12 @@ def load_types(call: Call, kind: NodeKind, rows: Sequence[tuple], *, with_extern
 
 def _details(call: Call, ids: list[int]) -> tuple[dict[int, list[tuple[str, int]]], dict[int, str]]:
     """The declared properties and the base type name of these types, by type id."""
-    q = call.q("type_props_and_bases", lambda: _select_props_and_bases(bindparam("ids", expanding=True)))
+    q = _details_statement(call)
     return _details_of_rows(row for chunk in call.chunked(ids) for row in call.all(q, {"ids": chunk}))
+
+
+def _details_statement(call: Call) -> Statement:
+    return call.q("type_props_and_bases", lambda: _select_props_and_bases(bindparam("ids", expanding=True)))
 
 
 def _details_of_rows(rows: Iterable[tuple]) -> tuple[dict[int, list[tuple[str, int]]], dict[int, str]]:
@@ -113,9 +117,15 @@ def types_of_kinds(call: Call, wanted: Mapping[NodeKind, Sequence[int] | None], 
         return {}
     every = [kind.type_kind for kind, ids in wanted.items() if ids is None]
     ids = sorted({i for kind_ids in wanted.values() if kind_ids is not None for i in kind_ids})
-    q = call.q("types_of_kinds", lambda: select(T.c.type_kind, *_TYPE_COLUMNS).where(_wanted_types()))
-    # the types' properties and bases by the same condition, so both go in one round trip on a server
-    details_q = call.q("details_of_kinds", lambda: _select_props_and_bases(select(T.c.id).where(_wanted_types())))
+    if not every and not ids:
+        return {kind: [] for kind in wanted}
+    by_kind, by_id = bool(every), bool(ids)
+    q = call.q(("types_of_kinds", by_kind, by_id),
+               lambda: select(T.c.type_kind, *_TYPE_COLUMNS).where(_wanted_types(by_kind, by_id)))
+    # the types' properties and bases by the same condition, so both go in one round trip on a server; by the
+    # id list itself when that is the condition (SQLite runs an IN subquery of an OR much slower: 66 -> 25 µs)
+    details_q = call.q(("details_of_kinds", by_id), lambda: _select_props_and_bases(
+        select(T.c.id).where(_wanted_types(by_kind, by_id)))) if by_kind else _details_statement(call)
     found: dict[int, tuple] = {}
     detail_rows: list[tuple] = []
     for chunk in call.chunked(ids) or [[]]:
@@ -135,9 +145,10 @@ def types_of_kinds(call: Call, wanted: Mapping[NodeKind, Sequence[int] | None], 
     return out
 
 
-def _wanted_types() -> Any:
+def _wanted_types(by_kind: bool, by_id: bool) -> Any:
     """types_of_kinds' condition: every type of some kinds, or of some ids."""
-    return T.c.type_kind.in_(bindparam("kinds", expanding=True)) | T.c.id.in_(bindparam("ids", expanding=True))
+    return or_(*([T.c.type_kind.in_(bindparam("kinds", expanding=True))] if by_kind else []),
+               *([T.c.id.in_(bindparam("ids", expanding=True))] if by_id else []))
 
 
 def _select_props_and_bases(ids: Any) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ from sqlalchemy.schema import CreateIndex, DropIndex
 from mlmd_core import errors
 from mlmd_core.store import schema
 from mlmd_core.store.context import Call
-from mlmd_core.store.engine import Database, map_db_error
+from mlmd_core.store.engine import SQLITE_ERRORS, Database, map_db_error
 from mlmd_core.store.migrations import versions
 from mlmd_core.store.migrations.history import LATEST, schema_at
 from mlmd_core.store.migrations.ops import Ops
@@ -179,7 +178,7 @@ def _in_step(call: Call, database: Database, target: int, up: bool) -> tuple[boo
             if new > 0:
                 mlmd_env = schema_at(new).tables["MLMDEnv"]
                 op.execute(update(mlmd_env).values(schema_version=new))
-        except (sqlite3.Error, database.dialect.loaded_dbapi.Error) as exc:
+        except (*SQLITE_ERRORS, database.dialect.loaded_dbapi.Error) as exc:
             mapped = map_db_error(exc)
             if isinstance(mapped, errors.AbortedError):
                 raise mapped from exc
