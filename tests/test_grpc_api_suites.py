@@ -18,7 +18,8 @@ SUITES = ["test_api_types.py", "test_api_nodes.py", "test_api_relations.py", "te
 # and hand a test its own SQLite connections to inspect.
 IN_PROCESS_ONLY = ["tests/test_api_connect.py::test_unset_config_raises_runtime_error",
                    "tests/test_api_connect.py::test_retry_options",
-                   "tests/test_api_connect.py::test_file_store_reads_through_a_memory_map"]
+                   "tests/test_api_connect.py::test_file_store_reads_through_a_memory_map",
+                   "tests/test_api_connect.py::test_only_in_memory_stores_run_on_apsw"]
 
 
 def _env() -> dict[str, str]:
