@@ -74,6 +74,37 @@ def test_in_memory_store_does_not_create_files(tmp_path, monkeypatch):
 
 
 @only_mlmd_core
+def test_in_memory_store_serves_threads():
+    """One in-memory store shared by 8 threads writing and reading at once (its connection has no SQLite
+    mutex of its own: the store hands it to one call at a time): every write is there, no call fails."""
+    import threading
+
+    s = open_store(memory_config())
+    type_id = s.put_artifact_type(pb.ArtifactType(name="T"))
+    failures: list[str] = []
+
+    def work(thread: int) -> None:
+        try:
+            for i in range(100):
+                [artifact_id] = s.put_artifacts([pb.Artifact(type_id=type_id, uri=f"/{thread}/{i}")])
+                assert s.get_artifacts_by_id([artifact_id])[0].uri == f"/{thread}/{i}"
+                s.get_artifacts_by_type("T")
+        except Exception as exc:  # noqa: BLE001 - reported below with the thread's number
+            failures.append(f"thread {thread}: {exc!r}")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert failures == []
+        assert sorted(a.uri for a in s.get_artifacts()) == sorted(f"/{t}/{i}" for t in range(8) for i in range(100))
+    finally:
+        _close(s)
+
+
+@only_mlmd_core
 def test_only_in_memory_stores_run_on_apsw(tmp_path):
     """docs/backends.md: APSW (its own copy of SQLite) serves in-memory stores only; a file store's
     connections are Python's sqlite3, so that reading the file with sqlite3 beside a live store never puts
