@@ -165,7 +165,7 @@ def test_reads_sent_together_fail_together_and_leave_the_connection_usable(backe
         call = Call(raw, service.statements, {})
         one = call.q("test_one", lambda: select(literal(1)))
         missing = call.q("test_missing", lambda: select(literal(1)).select_from(table("NoSuchTable")))
-        with pytest.raises(service._db_errors, match="(?i)nosuchtable"):
+        with pytest.raises(service.database.errors, match="(?i)nosuchtable"):
             call.all_each([(one, {}), (missing, {}), (one, {})])
         service.database.rollback(raw)
         assert [[tuple(r) for r in rows] for rows in call.all_each([(one, {}), (one, {})])] == [[(1,)], [(1,)]]

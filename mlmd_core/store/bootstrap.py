@@ -14,7 +14,7 @@ from mlmd_core import errors
 from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.store import migrations, schema
 from mlmd_core.store.context import Call
-from mlmd_core.store.engine import SQLITE_ERRORS, Database, create_engine, map_db_error, sqlite_target
+from mlmd_core.store.engine import Database, create_engine, map_db_error, sqlite_target
 from mlmd_core.store.kinds import SYSTEM_TYPES
 from mlmd_core.store.service import SqlService
 from mlmd_core.store.sql import insert_values
@@ -47,7 +47,7 @@ def open_service(config: pb.ConnectionConfig, migration_options: pb.MigrationOpt
     except BaseException as exc:
         database.release(handle)
         database.dispose()
-        if isinstance(exc, (*SQLITE_ERRORS, database.dialect.loaded_dbapi.Error)):
+        if isinstance(exc, database.errors):
             raise map_db_error(exc) from exc
         raise
     database.release(handle)
@@ -76,7 +76,7 @@ def _add_lookup_indexes(call: Call, database: Database) -> None:
     them, so a user who may not create indexes gets a warning, not an error."""
     try:
         created = _in_transaction(database, call.raw, lambda: migrations.ensure_lookup_indexes(call, database))
-    except (*SQLITE_ERRORS, database.dialect.loaded_dbapi.Error) as exc:
+    except database.errors as exc:
         log.warning("Could not create the indexes %s (%s): lookups of links by node will scan their tables.",
                     ", ".join(i.name for i in schema.LOOKUP_INDEXES), exc)
         return
@@ -183,7 +183,7 @@ def _with_call(config: pb.ConnectionConfig, body: Callable[[Call, Database], T])
     handle, raw = database.acquire()
     try:
         return body(Call(raw, service.statements, service.type_cache), database)
-    except (*SQLITE_ERRORS, database.dialect.loaded_dbapi.Error) as exc:
+    except database.errors as exc:
         raise map_db_error(exc) from exc
     finally:
         database.release(handle)

@@ -400,6 +400,8 @@ class Database:
         self.dialect = engine.dialect
         self.read_only = read_only
         self.is_sqlite = self.dialect.name == "sqlite"
+        # What a database error of this store is: its driver's, and on SQLite either driver's (SQLITE_ERRORS).
+        self.errors: tuple[type[BaseException], ...] = (*SQLITE_ERRORS, self.dialect.loaded_dbapi.Error)
         self.in_memory = isinstance(engine.pool, StaticPool)
         # One in-memory SQLite connection is shared by all threads, one call at a time.
         self._memory_lock = threading.Lock() if self.in_memory else None

@@ -13,7 +13,7 @@ from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.proto import metadata_store_service_pb2 as service_pb
 from mlmd_core.store import lineage, nodes, paging, relations, types
 from mlmd_core.store.context import Call, TypeInfo
-from mlmd_core.store.engine import SQLITE_ERRORS, Database, is_duplicate_key, map_db_error
+from mlmd_core.store.engine import Database, is_duplicate_key, map_db_error
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlmd_core.store.sql import Statements
 
@@ -41,7 +41,6 @@ class SqlService:
         self.database = database
         self.statements = Statements(database.dialect, database.insert_strategy, database.id_step)
         self.type_cache: dict[int, TypeInfo] = {}
-        self._db_errors = (*SQLITE_ERRORS, database.dialect.loaded_dbapi.Error)
 
     def call(self, method: str, request: Any) -> Any:
         """Runs one RPC by name; raises mlmd_core.errors classes."""
@@ -65,7 +64,7 @@ class SqlService:
             committing = False
             try:
                 handle, raw = db.acquire()
-            except self._db_errors as exc:  # a new connection can be cut off while it is set up
+            except db.errors as exc:  # a new connection can be cut off while it is set up
                 if db.is_disconnect(exc, None) and attempt + 1 < RECONNECT_ATTEMPTS:
                     continue
                 raise (errors.UnavailableError(f"Cannot connect to the database server: {exc}")
@@ -82,7 +81,7 @@ class SqlService:
                 except BaseException:
                     db.rollback(raw)
                     raise
-            except self._db_errors as exc:
+            except db.errors as exc:
                 if db.is_disconnect(exc, raw):
                     db.invalidate(handle)
                     handle = False

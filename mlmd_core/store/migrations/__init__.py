@@ -19,7 +19,7 @@ from sqlalchemy.schema import CreateIndex, DropIndex
 from mlmd_core import errors
 from mlmd_core.store import schema
 from mlmd_core.store.context import Call
-from mlmd_core.store.engine import SQLITE_ERRORS, Database, map_db_error
+from mlmd_core.store.engine import Database, map_db_error
 from mlmd_core.store.migrations import versions
 from mlmd_core.store.migrations.history import LATEST, schema_at
 from mlmd_core.store.migrations.ops import Ops
@@ -178,7 +178,7 @@ def _in_step(call: Call, database: Database, target: int, up: bool) -> tuple[boo
             if new > 0:
                 mlmd_env = schema_at(new).tables["MLMDEnv"]
                 op.execute(update(mlmd_env).values(schema_version=new))
-        except (*SQLITE_ERRORS, database.dialect.loaded_dbapi.Error) as exc:
+        except database.errors as exc:
             mapped = map_db_error(exc)
             if isinstance(mapped, errors.AbortedError):
                 raise mapped from exc
