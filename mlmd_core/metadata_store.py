@@ -20,6 +20,9 @@ from mlmd_core.proto import metadata_store_service_pb2 as service_pb
 
 # The page size the client asks for while following next_page_token (MLMD's MAX_NUM_RESULT).
 MAX_NUM_RESULT = 100
+# The request class of each MetadataStoreService method, by method name.
+_REQUESTS = {m.name: getattr(service_pb, m.input_type.name)
+             for m in service_pb.DESCRIPTOR.services_by_name["MetadataStoreService"].methods}
 _DEFAULT_RETRIES = 5
 
 _log = logging.getLogger(__name__)
@@ -124,24 +127,31 @@ class MetadataStore:
 
     def _call(self, method: str, request: Any) -> Any:
         """Runs an RPC, retrying AbortedError (a concurrent writer) with jittered exponential backoff."""
-        return self._retrying(lambda: self._backend.call(method, request))
+        try:  # the first attempt without _retrying's closure: most calls need no other
+            return self._backend.call(method, request)
+        except errors.AbortedError:
+            if self._max_num_retries <= 1:
+                raise
+        return self._retrying(lambda: self._backend.call(method, request), failed=1)
 
-    def _retrying(self, run: Callable[[], Any]) -> Any:
-        attempt = 0
+    def _retrying(self, run: Callable[[], Any], failed: int = 0) -> Any:
+        """run(), again after each AbortedError (`failed` attempts made already) up to max_num_retries in all."""
+        attempt = failed
         while True:
+            if attempt:
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
             try:
                 return run()
             except errors.AbortedError:
                 attempt += 1
                 if attempt >= max(self._max_num_retries, 1):
                     raise
-                time.sleep(random.uniform(0, 0.05 * 2**attempt))
 
     def _call_with_list_options(self, method: str, field: str, request: Any,
                                 list_options: Optional[ListOptions]) -> list:
         """Follows next_page_token, MAX_NUM_RESULT rows a call, until `limit` rows or the end."""
         if list_options is None:
-            return list(getattr(self._call(method, request), field))
+            return getattr(self._call(method, request), field)[:]
         if list_options.limit and list_options.limit < 1:
             raise errors.InvalidArgumentError(
                 f"Invalid list_options.limit value passed. list_options.limit is expected to be greater "
@@ -189,7 +199,7 @@ class MetadataStore:
     # ---------------------------------------------------------------------------------- type writes
 
     def _put_type(self, method: str, field: str, value: Any, can_add_fields: bool, can_omit_fields: bool) -> int:
-        request = getattr(service_pb, f"{method}Request")(
+        request = _REQUESTS[method](
             can_add_fields=can_add_fields, can_omit_fields=can_omit_fields, all_fields_match=True)
         getattr(request, field).CopyFrom(value)
         return self._call(method, request).type_id
@@ -214,11 +224,11 @@ class MetadataStore:
 
     def _put_nodes(self, method: str, field: str, nodes: Sequence[Any],
                    field_mask_paths: Optional[Sequence[str]]) -> list[int]:
-        request = getattr(service_pb, f"{method}Request")()
+        request = _REQUESTS[method]()
         getattr(request, field).extend(nodes)
         if field_mask_paths:
             request.update_mask.paths.extend(field_mask_paths)
-        return list(getattr(self._call(method, request), f"{field[:-1]}_ids"))
+        return getattr(self._call(method, request), f"{field[:-1]}_ids")[:]
 
     def put_artifacts(self, artifacts: Sequence[pb.Artifact], field_mask_paths: Optional[Sequence[str]] = None,
                       extra_options: Optional[ExtraOptions] = None, *,
@@ -235,7 +245,7 @@ class MetadataStore:
         if field_mask_paths:
             request.update_mask.paths.extend(field_mask_paths)
         request.options.abort_if_latest_updated_time_changed = True
-        return list(self._call("PutArtifacts", request).artifact_ids)
+        return self._call("PutArtifacts", request).artifact_ids[:]
 
     def put_executions(self, executions: Sequence[pb.Execution], field_mask_paths: Optional[Sequence[str]] = None,
                        extra_options: Optional[ExtraOptions] = None) -> list[int]:
@@ -280,7 +290,7 @@ class MetadataStore:
         if contexts:
             request.contexts.extend(contexts)
         response = self._call("PutExecution", request)
-        return response.execution_id, list(response.artifact_ids), list(response.context_ids)
+        return response.execution_id, response.artifact_ids[:], response.context_ids[:]
 
     def put_lineage_subgraph(self, executions: Sequence[pb.Execution], artifacts: Sequence[pb.Artifact],
                              contexts: Sequence[pb.Context],
@@ -306,7 +316,7 @@ class MetadataStore:
                 edge.artifact_index = artifact_index
             edge.event.CopyFrom(event)
         response = self._call("PutLineageSubgraph", request)
-        return list(response.execution_ids), list(response.artifact_ids), list(response.context_ids)
+        return response.execution_ids[:], response.artifact_ids[:], response.context_ids[:]
 
     def put_attributions_and_associations(self, attributions: Sequence[pb.Attribution],
                                           associations: Sequence[pb.Association],
@@ -325,7 +335,7 @@ class MetadataStore:
     # ----------------------------------------------------------------------------------- type reads
 
     def _get_type(self, method: str, field: str, type_name: str, type_version: Optional[str]) -> Any:
-        request = getattr(service_pb, f"{method}Request")(type_name=type_name)
+        request = _REQUESTS[method](type_name=type_name)
         if type_version:
             request.type_version = type_version
         return getattr(self._call(method, request), field)
@@ -346,8 +356,10 @@ class MetadataStore:
         return self._get_type("GetContextType", "context_type", type_name, type_version)
 
     def _get_list(self, method: str, field: str, **fields: Any) -> list:
-        request = getattr(service_pb, f"{method}Request")(**fields)
-        return list(getattr(self._call(method, request), field))
+        # Repeated fields are copied out with [:] throughout: list() walks upb's container by index until it
+        # raises IndexError, which costs as much again as the copy.
+        request = _REQUESTS[method](**fields)
+        return getattr(self._call(method, request), field)[:]
 
     def get_artifact_types(self, extra_options: Optional[ExtraOptions] = None) -> list[pb.ArtifactType]:
         """Every artifact type except the mlmd.* system types."""
@@ -433,13 +445,13 @@ class MetadataStore:
         """The artifacts with these ids and their types."""
         request = service_pb.GetArtifactsByIDRequest(artifact_ids=list(artifact_ids), populate_artifact_types=True)
         response = self._call("GetArtifactsByID", request)
-        return list(response.artifacts), list(response.artifact_types)
+        return response.artifacts[:], response.artifact_types[:]
 
     def _get_by_type(self, method: str, field: str, type_name: str, type_version: Optional[str]) -> list:
-        request = getattr(service_pb, f"{method}Request")(type_name=type_name)
+        request = _REQUESTS[method](type_name=type_name)
         if type_version:
             request.type_version = type_version
-        return list(getattr(self._call(method, request), field))
+        return getattr(self._call(method, request), field)[:]
 
     def get_artifacts_by_type(self, type_name: str, type_version: Optional[str] = None,
                               extra_options: Optional[ExtraOptions] = None) -> list[pb.Artifact]:
@@ -458,7 +470,7 @@ class MetadataStore:
 
     def _get_by_type_and_name(self, method: str, field: str, type_name: str, name: str,
                               type_version: Optional[str]) -> Any:
-        request = getattr(service_pb, f"{method}Request")(type_name=type_name, **{f"{field}_name": name})
+        request = _REQUESTS[method](type_name=type_name, **{f"{field}_name": name})
         if type_version:
             request.type_version = type_version
         response = self._call(method, request)

@@ -298,8 +298,8 @@ def count_statements(s: Any, fn: Any) -> tuple[int, Any]:
 
     original = sql.Cursor.__init__
 
-    def counting_init(self: Any, raw: Any, statement_cache: Any) -> None:
-        original(self, raw, statement_cache)
+    def counting_init(self: Any, raw: Any, statement_cache: Any, cursor: Any = None) -> None:
+        original(self, raw, statement_cache, cursor)
         self._cursor = _CountingCursor(self._cursor, statements)
 
     with mock.patch.object(sql.Cursor, "__init__", counting_init):

@@ -116,7 +116,7 @@ def test_only_in_memory_stores_run_on_apsw(tmp_path):
         for s, driver in ((memory, apsw.Connection), (on_file, sqlite3.Connection)):
             _fill(s)
             database = s._backend.database
-            handle, raw = database.acquire()
+            handle, raw, _ = database.acquire()
             try:
                 assert isinstance(raw, driver)
             finally:
@@ -214,7 +214,7 @@ def test_file_store_reads_through_a_memory_map(tmp_path):
     reader = open_store(file_config(path, mode=pb.SqliteMetadataSourceConfig.READONLY))
     for s in (writer, reader):
         database = s._backend.database
-        handle, raw = database.acquire()
+        handle, raw, _ = database.acquire()
         try:
             assert raw.execute("PRAGMA mmap_size").fetchone() == (1 << 30,)
         finally:

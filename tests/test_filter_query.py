@@ -1139,7 +1139,7 @@ def test_exact_string_lookups_use_an_index(backend, query, index):
         stmt = select(ARTIFACT.table.c.id).where(filter_query.condition(ARTIFACT, query))
         sql, values = Statement(stmt, database.dialect).bind(filter_query.parameters(query)[1])
         if backend == "memory":
-            handle, raw = database.acquire()
+            handle, raw, _ = database.acquire()
             try:
                 plan = " ".join(row[-1] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", values))
             finally:

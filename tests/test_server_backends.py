@@ -160,7 +160,7 @@ def test_reads_sent_together_fail_together_and_leave_the_connection_usable(backe
 
     s = open_store(fresh_config(backend))
     service = s._backend
-    handle, raw = service.database.acquire()
+    handle, raw, _ = service.database.acquire()
     try:
         call = Call(raw, service.statements, {})
         one = call.q("test_one", lambda: select(literal(1)))
@@ -182,7 +182,7 @@ def test_no_call_leaves_its_connection_in_a_transaction(backend: str) -> None:
 
     def idle() -> bool:
         """What the server says of the pooled connection (MariaDB: @@in_transaction), not our own flags."""
-        handle, raw = database.acquire()
+        handle, raw, _ = database.acquire()
         try:
             if backend == "postgresql":
                 return raw.info.transaction_status == 0 and not database._in_transaction(raw)
@@ -314,7 +314,7 @@ def test_packed_reads_bring_back_what_was_written(backend: str, pack_from: int |
             if pack_from is not None:
                 assert all((stmt.packing({}) is not None) == (pack_from == 0) for stmt in listings)
             database = s._backend.database
-            handle, raw = database.acquire()
+            handle, raw, _ = database.acquire()
             try:
                 with raw.cursor() as cursor:  # the pool's one connection (one thread): cut packed texts at 64 bytes
                     cursor.execute("SET SESSION group_concat_max_len = 64")

@@ -34,7 +34,7 @@ def open_service(config: pb.ConnectionConfig, migration_options: pb.MigrationOpt
     target = sqlite_target(config) if config.WhichOneof("config") in ("sqlite", "fake_database") else None
     database = Database(create_engine(config), read_only=bool(target and target[1]))
     service = SqlService(database)
-    handle, raw = database.acquire()
+    handle, raw, _ = database.acquire()
     try:
         call = Call(raw, service.statements, service.type_cache)
         if migration_options.downgrade_to_schema_version >= 0:
@@ -180,7 +180,7 @@ def _with_call(config: pb.ConnectionConfig, body: Callable[[Call, Database], T])
     target = sqlite_target(config) if config.WhichOneof("config") in ("sqlite", "fake_database") else None
     database = Database(create_engine(config), read_only=bool(target and target[1]))
     service = SqlService(database)
-    handle, raw = database.acquire()
+    handle, raw, _ = database.acquire()
     try:
         return body(Call(raw, service.statements, service.type_cache), database)
     except database.errors as exc:

@@ -26,12 +26,11 @@ class TypeInfo:
 class Call(Cursor):
     """A cursor in the transaction of one service call."""
 
-    __slots__ = ("type_cache", "dialect_name", "_now", "_staged_types")
+    __slots__ = ("type_cache", "_now", "_staged_types")
 
-    def __init__(self, raw: Any, statements: Statements, type_cache: dict[int, TypeInfo]):
-        super().__init__(raw, statements)
+    def __init__(self, raw: Any, statements: Statements, type_cache: dict[int, TypeInfo], cursor: Any = None):
+        super().__init__(raw, statements, cursor)
         self.type_cache = type_cache
-        self.dialect_name = statements.dialect.name
         self._now: int | None = None
         self._staged_types: dict[int, TypeInfo] = {}
 

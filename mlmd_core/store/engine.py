@@ -406,6 +406,8 @@ class Database:
         # One in-memory SQLite connection is shared by all threads, one call at a time.
         self._memory_lock = threading.Lock() if self.in_memory else None
         self._memory_conn: Any = engine.raw_connection().driver_connection if self.in_memory else None
+        # A SQLite connection's DB-API cursor is kept with it (only one call at a time uses a connection).
+        self._memory_cursor: Any = self._memory_conn.cursor() if self.in_memory else None
         # A SQLite file gets one connection per thread, kept open: cheaper than a pool checkout per call.
         self._per_thread = threading.local()
         self._thread_conns: list[Any] = []
@@ -438,21 +440,24 @@ class Database:
         finally:
             pooled.close()
 
-    def acquire(self) -> tuple[Any, Any]:
-        """(handle, DB-API connection) for one call; give the handle back with release()."""
+    def acquire(self) -> tuple[Any, Any, Any]:
+        """(handle, DB-API connection, a DB-API cursor of it or None) for one call; give the handle back with
+        release()."""
         if self._memory_lock is not None:
             self._memory_lock.acquire()
-            return None, self._memory_conn
+            return None, self._memory_conn, self._memory_cursor
         if self.is_sqlite:
-            conn = getattr(self._per_thread, "conn", None)
+            kept = self._per_thread
+            conn = getattr(kept, "conn", None)
             if conn is None:
                 fairy = self.engine.raw_connection()
-                conn = self._per_thread.conn = fairy.driver_connection
+                conn = kept.conn = fairy.driver_connection
+                kept.cursor = conn.cursor()
                 with self._thread_conns_lock:
                     self._thread_conns.append(fairy)
-            return False, conn
+            return False, conn, kept.cursor
         pooled = self.engine.raw_connection()
-        return pooled, pooled.driver_connection
+        return pooled, pooled.driver_connection, None
 
     def release(self, handle: Any) -> None:
         if handle is None:
@@ -562,7 +567,7 @@ class Database:
     def dispose(self) -> None:
         if self._memory_conn is not None:
             self._memory_conn.close()
-            self._memory_conn = None
+            self._memory_conn = self._memory_cursor = None
         with self._thread_conns_lock:
             for fairy in self._thread_conns:
                 fairy.close()

@@ -46,9 +46,10 @@ def load_by_ids(call: Call, kind: NodeKind, ids: Iterable[int], into: Any = None
     rows: list[tuple] = []
     props: list[tuple] = []
     for chunk in call.chunked(sorted(set(ids))):  # the nodes and their properties in one round trip
-        node_rows, prop_rows = call.all_each([(q, {"ids": chunk}), (props_q, {"ids": chunk})])
-        rows.extend(node_rows)
-        props.extend(prop_rows)
+        params = {"ids": chunk}
+        node_rows, prop_rows = call.all_each([(q, params), (props_q, params)])
+        rows += node_rows
+        props += prop_rows
     built = _protos(kind, rows, kind.proto if into is None else into.add)
     _fill_properties(call, built, props)
     return built

@@ -17,6 +17,8 @@ from mlmd_core.store.engine import Database, is_duplicate_key, map_db_error
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlmd_core.store.sql import Statements
 
+# A request's repeated fields are read with [:] (a list) where they are walked: iterating upb's container
+# goes by index until an IndexError.
 Handler = Callable[[Call, Any, Any], None]
 # RPC name -> (handler, response class, whether it writes)
 HANDLERS: dict[str, tuple[Handler, Any, bool]] = {}
@@ -63,7 +65,7 @@ class SqlService:
             response = response_class()
             committing = False
             try:
-                handle, raw = db.acquire()
+                handle, raw, cursor = db.acquire()
             except db.errors as exc:  # a new connection can be cut off while it is set up
                 if db.is_disconnect(exc, None) and attempt + 1 < RECONNECT_ATTEMPTS:
                     continue
@@ -72,7 +74,7 @@ class SqlService:
             try:
                 db.begin(raw, write)
                 try:
-                    call = Call(raw, self.statements, self.type_cache)
+                    call = Call(raw, self.statements, self.type_cache, cursor)
                     handler(call, request, response)
                     committing = True
                     # the deferred writes (Cursor.defer), on MySQL in one round trip with the COMMIT
@@ -132,7 +134,7 @@ def _register_type_rpcs(kind: NodeKind) -> None:
 
     @rpc(f"Get{label}TypesByExternalIds")
     def get_types_by_external_ids(call: Call, req: Any, resp: Any) -> None:
-        getattr(resp, field + "s").extend(types.get_types_by_external_ids(call, kind, list(req.external_ids)))
+        getattr(resp, field + "s").extend(types.get_types_by_external_ids(call, kind, req.external_ids[:]))
 
 
 @rpc("PutTypes")
@@ -153,14 +155,14 @@ def _type_condition(kind: NodeKind) -> Any:
 
 
 def _register_node_rpcs(kind: NodeKind) -> None:
-    label, plural = kind.label, _plural(kind)
+    label, plural, ids_field = kind.label, _plural(kind), f"{kind.name}_ids"
     table = kind.table
 
     @rpc(f"Put{label}s")
     def put_nodes(call: Call, req: Any, resp: Any) -> None:
         abort = kind is ARTIFACT and req.options.abort_if_latest_updated_time_changed
-        getattr(resp, f"{kind.name}_ids").extend(nodes.put(
-            call, kind, getattr(req, plural), req.update_mask.paths,
+        getattr(resp, ids_field).extend(nodes.put(
+            call, kind, getattr(req, plural)[:], req.update_mask.paths,
             abort_if_latest_updated_time_changed=abort))
 
     @rpc(f"Get{label}s")
@@ -169,7 +171,7 @@ def _register_node_rpcs(kind: NodeKind) -> None:
 
     @rpc(f"Get{label}sByID")
     def get_by_id(call: Call, req: Any, resp: Any) -> None:
-        found = nodes.load_by_ids(call, kind, getattr(req, f"{kind.name}_ids"), into=getattr(resp, plural))
+        found = nodes.load_by_ids(call, kind, getattr(req, ids_field)[:], into=getattr(resp, plural))
         if kind is ARTIFACT and req.populate_artifact_types:
             resp.artifact_types.extend(types.get_types_by_id(
                 call, kind, list(dict.fromkeys(a.type_id for a in found.values())), with_base_type=False))
@@ -194,7 +196,7 @@ def _register_node_rpcs(kind: NodeKind) -> None:
 
     @rpc(f"Get{label}sByExternalIds")
     def get_by_external_ids(call: Call, req: Any, resp: Any) -> None:
-        wanted = sorted(set(req.external_ids))
+        wanted = sorted(set(req.external_ids[:]))
         if not wanted:
             return
         q = call.q(("by_external_ids", kind.name), lambda: nodes.node_select(kind).where(
@@ -225,7 +227,7 @@ def get_artifacts_by_uri(call: Call, req: Any, resp: Any) -> None:
     t = ARTIFACT.table
     q = call.q("artifacts_by_uri", lambda: nodes.node_select(ARTIFACT).where(
         t.c.uri.in_(bindparam("uris", expanding=True))).order_by(t.c.id))
-    found = {a.id: a for chunk in call.chunked(sorted(set(req.uris)))
+    found = {a.id: a for chunk in call.chunked(sorted(set(req.uris[:])))
              for a in nodes.build(call, ARTIFACT, call.all(q, {"uris": chunk}))}
     resp.artifacts.extend(found[i] for i in sorted(found))
 
@@ -235,22 +237,22 @@ def get_artifacts_by_uri(call: Call, req: Any, resp: Any) -> None:
 
 @rpc("PutEvents")
 def put_events(call: Call, req: Any, resp: Any) -> None:
-    relations.put_events(call, req.events)
+    relations.put_events(call, req.events[:])
 
 
 @rpc("GetEventsByExecutionIDs")
 def get_events_by_execution_ids(call: Call, req: Any, resp: Any) -> None:
-    relations.get_events(call, "execution_id", req.execution_ids, into=resp.events)
+    relations.get_events(call, "execution_id", req.execution_ids[:], into=resp.events)
 
 
 @rpc("GetEventsByArtifactIDs")
 def get_events_by_artifact_ids(call: Call, req: Any, resp: Any) -> None:
-    relations.get_events(call, "artifact_id", req.artifact_ids, into=resp.events)
+    relations.get_events(call, "artifact_id", req.artifact_ids[:], into=resp.events)
 
 
 @rpc("PutAttributionsAndAssociations")
 def put_attributions_and_associations(call: Call, req: Any, resp: Any) -> None:
-    relations.put_links(call, req.attributions, req.associations)
+    relations.put_links(call, req.attributions[:], req.associations[:])
 
 
 @rpc("PutParentContexts")
@@ -386,15 +388,17 @@ def _upsert_contexts(call: Call, contexts: Any, reuse_if_exists: bool, force_reu
 @rpc("PutExecution")
 def put_execution(call: Call, req: service_pb.PutExecutionRequest, resp: Any) -> None:
     opts = req.options
-    artifacts = [pb.Artifact() for _ in req.artifact_event_pairs]
-    for artifact, pair in zip(artifacts, req.artifact_event_pairs):
+    pairs = req.artifact_event_pairs[:]
+    contexts = req.contexts[:]
+    artifacts = [pb.Artifact() for _ in pairs]
+    for artifact, pair in zip(artifacts, pairs):
         artifact.CopyFrom(pair.artifact)
     # The nodes to update read and the new ones inserted at once (one round trip on a server).
     reusing = opts.reuse_artifact_if_already_exist_by_external_id  # looks up external ids before inserting
     stored, inserted = nodes.load_and_insert(call, {
         EXECUTION: [req.execution.id] if req.execution.HasField("id") else [],
         ARTIFACT: [a.id for a in artifacts if a.HasField("id")],
-        CONTEXT: [] if opts.force_reuse_context else [c.id for c in req.contexts if c.HasField("id")]}, {
+        CONTEXT: [] if opts.force_reuse_context else [c.id for c in contexts if c.HasField("id")]}, {
         EXECUTION: [] if req.execution.HasField("id") else [req.execution],
         ARTIFACT: [] if reusing else [a for a in artifacts if not a.HasField("id")]})
     [execution_id] = nodes.put(call, EXECUTION, [req.execution], force_update_time=opts.force_update_time,
@@ -404,7 +408,7 @@ def put_execution(call: Call, req: service_pb.PutExecutionRequest, resp: Any) ->
     else:
         artifact_ids = nodes.put(call, ARTIFACT, artifacts, stored=stored[ARTIFACT], inserted=inserted[ARTIFACT])
     events = []
-    for artifact_id, pair in zip(artifact_ids, req.artifact_event_pairs):
+    for artifact_id, pair in zip(artifact_ids, pairs):
         if not pair.HasField("event"):
             continue
         ev = pb.Event()
@@ -420,7 +424,7 @@ def put_execution(call: Call, req: service_pb.PutExecutionRequest, resp: Any) ->
         ev.artifact_id, ev.execution_id = artifact_id, execution_id
         events.append(ev)
     relations.insert_events(call, events)
-    context_ids = _upsert_contexts(call, req.contexts, opts.reuse_context_if_already_exist, opts.force_reuse_context,
+    context_ids = _upsert_contexts(call, contexts, opts.reuse_context_if_already_exist, opts.force_reuse_context,
                                    stored[CONTEXT])
     relations.link(call, [(c, a) for c in context_ids for a in artifact_ids], [(c, execution_id) for c in context_ids])
     resp.execution_id = execution_id
@@ -482,14 +486,14 @@ def get_lineage_graph(call: Call, req: Any, resp: Any) -> None:
 
 @rpc("GetLineageSubgraph")
 def get_lineage_subgraph(call: Call, req: Any, resp: Any) -> None:
-    lineage.get_lineage_subgraph(call, req.lineage_subgraph_query_options, list(req.read_mask.paths),
+    lineage.get_lineage_subgraph(call, req.lineage_subgraph_query_options, req.read_mask.paths[:],
                                  resp.lineage_subgraph)
 
 
 def hydrated_lineage_subgraph(call: Call, req: Any, resp: Any) -> None:
     """GetLineageSubgraph as ml-metadata's client returns it (full nodes, their types), in one transaction:
     MetadataStore's in-process path (over gRPC the client hydrates with follow-up RPCs)."""
-    lineage.get_lineage_subgraph(call, req.lineage_subgraph_query_options, list(req.read_mask.paths),
+    lineage.get_lineage_subgraph(call, req.lineage_subgraph_query_options, req.read_mask.paths[:],
                                  resp.lineage_subgraph, hydrate=True)
 
 

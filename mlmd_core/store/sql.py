@@ -28,7 +28,8 @@ class Statement:
     """One statement for one dialect: its SQL text and the order of its (positional) parameters."""
 
     __slots__ = ("sql", "names", "expanding", "defaults", "_by_lengths", "_placeholder", "multi_row", "suffix",
-                 "_array_sql", "_unnest", "_update", "_quote", "pack", "_inline_parts", "last_rows")
+                 "_array_sql", "_unnest", "_update", "_quote", "pack", "_inline_parts", "last_rows", "_sole_list",
+                 "_by_length")
 
     def __init__(self, element: Any, dialect: Dialect):
         self.pack: packed_rows | None = None  # a packed_rows SELECT on MySQL
@@ -52,6 +53,11 @@ class Statement:
         # Values the statement carries itself (literals in WHERE clauses become bound parameters).
         self.defaults = {k: v for k, v in compiled.params.items() if v is not None}
         self._by_lengths: dict[tuple[int, ...], str] = {}
+        # A statement whose one parameter is a list, on SQLite (ids IN (...): the point reads): bound by
+        # its length alone (_by_length), without bind()'s general path.
+        self._sole_list = (self.names[0] if dialect.name == "sqlite" and len(self.names) == 1 and self.expanding
+                           and not self.defaults else None)
+        self._by_length: dict[int, str] = {}
         # MySQL: integer lists are written into the text (see _inlined); the text around each list.
         self._inline_parts = _EXPANDING.split(self.sql)[::2] if dialect.name == "mysql" and self.expanding else None
         self._placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -103,6 +109,12 @@ class Statement:
 
     def bind(self, params: Mapping[str, Any]) -> tuple[str, Any]:
         """SQL text and parameters for one execution; list parameters are expanded in place."""
+        if self._sole_list is not None:
+            values = params[self._sole_list]
+            sql = self._by_length.get(len(values))
+            if sql is None:
+                sql = self._by_length[len(values)] = self._expanded((len(values),))
+            return sql, values
         if self.defaults:
             params = {**self.defaults, **params}
         if not self.expanding:
@@ -124,10 +136,13 @@ class Statement:
         key = tuple(lengths)
         sql = self._by_lengths.get(key)
         if sql is None:
-            counts = iter(lengths)
-            sql = _EXPANDING.sub(lambda _: ", ".join([self._placeholder] * next(counts)) or "NULL", self.sql)
-            self._by_lengths[key] = sql
+            sql = self._by_lengths[key] = self._expanded(key)
         return sql, values
+
+    def _expanded(self, lengths: tuple[int, ...]) -> str:
+        """The SQL text with its lists expanded to these lengths."""
+        counts = iter(lengths)
+        return _EXPANDING.sub(lambda _: ", ".join([self._placeholder] * next(counts)) or "NULL", self.sql)
 
     def _inlined(self, params: Mapping[str, Any]) -> tuple[str, list[Any]] | None:
         """MySQL: the statement with its integer lists written into the text, as pymysql would write them
@@ -205,12 +220,13 @@ def _multi_row(stmt: Statement, rows: Sequence[tuple], returning: bool = False) 
 class Cursor:
     """A DB-API connection inside one transaction, running compiled statements."""
 
-    __slots__ = ("raw", "statements", "_cursor", "_deferred")
+    __slots__ = ("raw", "statements", "dialect_name", "_cursor", "_deferred")
 
-    def __init__(self, raw: Any, statements: Statements):
+    def __init__(self, raw: Any, statements: Statements, cursor: Any = None):
         self.raw = raw
         self.statements = statements
-        self._cursor = raw.cursor()
+        self.dialect_name: str = statements.dialect.name
+        self._cursor = raw.cursor() if cursor is None else cursor  # the connection's kept one (Database.acquire)
         self._deferred: list[tuple[str, Any]] = []  # (sql, parameters) of defer(), sent by send_deferred()
 
     def stmt(self, key: Any, build: Callable[[], ClauseElement]) -> Statement:
@@ -224,7 +240,10 @@ class Cursor:
     def all(self, stmt: Statement, params: Mapping[str, Any] | None = None) -> Sequence[tuple]:
         params = params or {}
         if stmt.pack is None:
-            return self.run(stmt, params).fetchall()
+            sql, values = stmt.bind(params)
+            cursor = self._cursor
+            cursor.execute(sql, values)
+            return cursor.fetchall()
         pack = stmt.packing(params)
         sql, values = stmt.bind(params)
         self._cursor.execute(sql if pack is None else pack.before + sql + pack.after, values)
@@ -245,6 +264,8 @@ class Cursor:
         """The rows of several statements that do not depend on each other, in one round trip on a server:
         one multi-statement query on MySQL (a round trip costs about what a small statement does), a pipeline
         on PostgreSQL; one after the other on SQLite, where a statement costs no round trip."""
+        if self.dialect_name == "sqlite":
+            return [self.all(stmt, params) for stmt, params in items]
         return self.all_each_and_insert(items, ())[0]
 
     def all_each_and_insert(self, items: Sequence[tuple[Statement, Mapping[str, Any]]],
@@ -252,7 +273,7 @@ class Cursor:
                             ) -> tuple[list[Sequence[tuple]], list[list[int]]]:
         """all_each, and the new ids of many-row INSERTs (as insert_ids) that neither depend on those reads nor
         on each other, all in one round trip where the INSERTs return their ids (INSERT ... RETURNING)."""
-        dialect = self.statements.dialect.name
+        dialect = self.dialect_name
         returning = self.statements.insert_strategy == "returning"
         if dialect == "sqlite" or (inserts and not returning) or (not inserts and len(items) < 2):
             return [self.all(stmt, params) for stmt, params in items], [self.insert_ids(s, r) for s, r in inserts]
@@ -302,7 +323,7 @@ class Cursor:
         Its errors are raised there, before the commit, so the call is still all-or-nothing."""
         if not rows:
             return
-        if self.statements.dialect.name == "sqlite":
+        if self.dialect_name == "sqlite":
             self.many_tuples(stmt, rows)
         elif stmt.batches_rows and len(rows) > 1:
             self._deferred.extend(_multi_row(stmt, rows))
@@ -313,11 +334,11 @@ class Cursor:
         """Sends the deferred writes: on MySQL as multi-statement queries of up to about a megabyte, the last
         ending with COMMIT when `commit` (then True is returned: the transaction is committed); on PostgreSQL
         in one pipeline (the caller commits)."""
-        deferred, self._deferred = self._deferred, []
-        if not deferred:
+        if not self._deferred:
             return False
+        deferred, self._deferred = self._deferred, []
         cursor = self._cursor
-        if self.statements.dialect.name != "mysql":
+        if self.dialect_name != "mysql":
             with self.raw.pipeline():
                 for sql, values in deferred:
                     cursor.execute(sql, values)
@@ -360,7 +381,7 @@ class Cursor:
         processes racing to create the same type create it once (Type.name is not unique in MLMD's schema),
         then reads `stmt` — one round trip for both. None on SQLite, whose writers are serialized already
         (BEGIN IMMEDIATE): there is nothing to look at again."""
-        if self.statements.dialect.name == "sqlite":
+        if self.dialect_name == "sqlite":
             return None
         lock = self.statements.get("type_write_lock", lambda: text("SELECT schema_version FROM MLMDEnv FOR UPDATE"))
         return self.all_each([(lock, {}), (stmt, params)])[1]
