@@ -532,6 +532,31 @@ def test_identical_update_does_not_bump_last_update_time(store, types):
     assert _one(store, "artifact", aid).last_update_time_since_epoch > stored.last_update_time_since_epoch
 
 
+def test_update_without_type_name_moves_only_the_time(store, types):
+    """A node given again as its writer built it (no `type` name, another `type` name, no timestamps) changes
+    nothing but its last_update_time: ml-metadata 1.17.1 counts the missing name as a change, so the time
+    moves, and takes the type from the stored node. Given twice in one call, it is written once."""
+    a = pb.Artifact(type_id=types.artifact, uri="/u", name="n")
+    a.properties["day"].int_value = 3
+    a.custom_properties["c"].string_value = "v"
+    [aid] = store.put_artifacts([a])
+    stored = _one(store, "artifact", aid)
+    a.id = aid
+    for given in ([a], [a, a]):
+        before = _one(store, "artifact", aid)
+        tick()
+        assert store.put_artifacts(given) == [aid] * len(given)
+        got = _one(store, "artifact", aid)
+        assert got.last_update_time_since_epoch > before.last_update_time_since_epoch
+        got.last_update_time_since_epoch = stored.last_update_time_since_epoch
+        assert got == stored
+    a.type = "NotItsType"
+    tick()
+    store.put_artifacts([a])
+    got = _one(store, "artifact", aid)
+    assert got.type == "DataSet" and got.properties == stored.properties and got.uri == "/u"
+
+
 def test_client_times_are_ignored_on_update(store, types):
     [eid] = store.put_executions([pb.Execution(type_id=types.execution)])
     stored = _one(store, "execution", eid)

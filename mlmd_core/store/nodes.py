@@ -438,7 +438,7 @@ def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequen
     now = call.now_ms()
     # A node given several times is updated as if one call followed the other: each update applies to the
     # one before; what is written is the last, diffed against the stored node.
-    last: dict[int, tuple[Any, list[tuple]]] = {}  # node id -> (merged node, its property rows)
+    last: dict[int, tuple[Any, list[tuple] | None]] = {}  # node id -> (merged node, its property rows)
     for node in nodes:
         stored = last[node.id][0] if node.id in last else stored_nodes.get(node.id)
         if stored is None:
@@ -453,11 +453,20 @@ def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequen
                 f"has a different last_update_time_since_epoch: {stored.last_update_time_since_epoch}, given "
                 f"{node.last_update_time_since_epoch}"
             )
-        merged = merge(kind, stored, node, mask_paths)
-        info = _type_of(call, kind, stored)
-        new_props = property_rows(call, kind, merged.id, merged, info)  # validates
-        if not force_update_time and _is_copy_of(kind, node, stored):
-            continue
+        touched = _touched_copy(kind, node, stored) if not mask_paths else None
+        if touched is not None:
+            # the stored node again: nothing to merge, validate or diff, only its time to write (ml-metadata
+            # skips an exact copy unless told to force the time)
+            exact, merged = touched
+            if exact and not force_update_time:
+                continue
+            new_props = None
+        else:
+            merged = merge(kind, stored, node, mask_paths)
+            info = _type_of(call, kind, stored)
+            new_props = property_rows(call, kind, merged.id, merged, info)  # validates
+            if not force_update_time and mask_paths and _is_copy_of(kind, node, stored):  # (no mask: not a copy)
+                continue
         merged.last_update_time_since_epoch = max(now, stored.last_update_time_since_epoch)
         last[merged.id] = (merged, new_props)
     if not last:
@@ -468,6 +477,9 @@ def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequen
     deleted_props: list[tuple] = []
     inserted_props: list[tuple] = []
     for node_id, (merged, new_props) in last.items():
+        if new_props is None:  # only its time changes
+            rows_by_columns.setdefault((), []).append((merged.last_update_time_since_epoch, node_id))
+            continue
         stored_row, merged_row = _node_row(kind, stored_nodes[node_id]), _node_row(kind, merged)
         changed_columns = tuple(i for i, value in enumerate(merged_row) if value != stored_row[i])
         rows_by_columns.setdefault(changed_columns, []).append(
@@ -486,6 +498,23 @@ def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequen
         p.c.is_custom_property == bindparam("custom"))))
     call.defer(q, deleted_props)
     _insert_properties(call, kind, inserted_props)
+
+
+def _touched_copy(kind: NodeKind, given: Any, stored: Any) -> tuple[bool, Any] | None:
+    """An update without a mask that leaves the stored node as it is but for its time: (whether `given` is an
+    exact copy (see _is_copy_of), a copy of the stored node) when `given` differs from it at most in its
+    timestamps and `type` (which merge() takes from the stored node, and whose absence ml-metadata counts as a
+    change); None when it changes anything else."""
+    probe = kind.proto()
+    probe.CopyFrom(given)
+    probe.create_time_since_epoch = stored.create_time_since_epoch
+    probe.last_update_time_since_epoch = stored.last_update_time_since_epoch
+    if probe == stored:
+        return True, probe
+    if probe.type == stored.type and probe.HasField("type") == stored.HasField("type"):
+        return None
+    probe.type = stored.type
+    return (False, probe) if probe == stored else None
 
 
 def _is_copy_of(kind: NodeKind, given: Any, stored: Any) -> bool:
