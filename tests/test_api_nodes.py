@@ -555,6 +555,12 @@ def test_update_without_type_name_moves_only_the_time(store, types):
     store.put_artifacts([a])
     got = _one(store, "artifact", aid)
     assert got.type == "DataSet" and got.properties == stored.properties and got.uri == "/u"
+    # a change, then the changed node given again as its writer has it: the change is kept
+    changed = pb.Artifact(id=aid, type_id=types.artifact, uri="/changed", name="n")
+    changed.properties["day"].int_value = 4
+    store.put_artifacts([changed, changed])
+    got = _one(store, "artifact", aid)
+    assert got.uri == "/changed" and got.properties["day"].int_value == 4 and "c" not in got.custom_properties
 
 
 def test_client_times_are_ignored_on_update(store, types):

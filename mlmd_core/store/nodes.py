@@ -453,7 +453,8 @@ def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequen
                 f"has a different last_update_time_since_epoch: {stored.last_update_time_since_epoch}, given "
                 f"{node.last_update_time_since_epoch}"
             )
-        touched = _touched_copy(kind, node, stored) if not mask_paths else None
+        # (a node given again in the call is diffed as a whole: the stored node holds none of its changes yet)
+        touched = _touched_copy(kind, node, stored) if not mask_paths and node.id not in last else None
         if touched is not None:
             # the stored node again: nothing to merge, validate or diff, only its time to write (ml-metadata
             # skips an exact copy unless told to force the time)
@@ -465,7 +466,7 @@ def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequen
             merged = merge(kind, stored, node, mask_paths)
             info = _type_of(call, kind, stored)
             new_props = property_rows(call, kind, merged.id, merged, info)  # validates
-            if not force_update_time and mask_paths and _is_copy_of(kind, node, stored):  # (no mask: not a copy)
+            if not force_update_time and _is_copy_of(kind, node, stored):
                 continue
         merged.last_update_time_since_epoch = max(now, stored.last_update_time_since_epoch)
         last[merged.id] = (merged, new_props)
