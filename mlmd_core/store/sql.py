@@ -111,6 +111,8 @@ class Statement:
         """SQL text and parameters for one execution; list parameters are expanded in place."""
         if self._sole_list is not None:
             values = params[self._sole_list]
+            if not isinstance(values, (list, tuple)):  # the driver binds a sequence
+                values = list(values)
             sql = self._by_length.get(len(values))
             if sql is None:
                 sql = self._by_length[len(values)] = self._expanded((len(values),))
