@@ -28,8 +28,7 @@ class Statement:
     """One statement for one dialect: its SQL text and the order of its (positional) parameters."""
 
     __slots__ = ("sql", "names", "expanding", "defaults", "_by_lengths", "_placeholder", "multi_row", "suffix",
-                 "_array_sql", "_unnest", "_update", "_quote", "pack", "_inline_parts", "last_rows", "_sole_list",
-                 "_by_length")
+                 "_array_sql", "_unnest", "_update", "_quote", "pack", "_inline_parts", "last_rows", "_sole_list")
 
     def __init__(self, element: Any, dialect: Dialect):
         self.pack: packed_rows | None = None  # a packed_rows SELECT on MySQL
@@ -54,10 +53,9 @@ class Statement:
         self.defaults = {k: v for k, v in compiled.params.items() if v is not None}
         self._by_lengths: dict[tuple[int, ...], str] = {}
         # A statement whose one parameter is a list, on SQLite (ids IN (...): the point reads): bound by
-        # its length alone (_by_length), without bind()'s general path.
+        # its length alone, without bind()'s general path.
         self._sole_list = (self.names[0] if dialect.name == "sqlite" and len(self.names) == 1 and self.expanding
                            and not self.defaults else None)
-        self._by_length: dict[int, str] = {}
         # MySQL: integer lists are written into the text (see _inlined); the text around each list.
         self._inline_parts = _EXPANDING.split(self.sql)[::2] if dialect.name == "mysql" and self.expanding else None
         self._placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -113,9 +111,10 @@ class Statement:
             values = params[self._sole_list]
             if not isinstance(values, (list, tuple)):  # the driver binds a sequence
                 values = list(values)
-            sql = self._by_length.get(len(values))
+            key = (len(values),)
+            sql = self._by_lengths.get(key)
             if sql is None:
-                sql = self._by_length[len(values)] = self._expanded((len(values),))
+                sql = self._by_lengths[key] = self._expanded(key)
             return sql, values
         if self.defaults:
             params = {**self.defaults, **params}
