@@ -9,7 +9,7 @@ import time
 
 import pytest
 from google.protobuf import any_pb2, struct_pb2
-from store_fixtures import errors, make_types, only_mlmd_core, pb, store, store_dialect, tick  # noqa: F401
+from store_fixtures import errors, make_types, only_mlmd_core, pb, raw_call, store, store_dialect, svc_pb, tick  # noqa: F401
 
 KINDS = ["artifact", "execution", "context"]
 
@@ -854,6 +854,23 @@ def test_get_by_external_ids(store, types, kind):
     # a partial match returns the matches, no error
     assert [n.id for n in get(["e1", "missing"])] == [ids[1]]
     assert get(["e1"])[0].external_id == "e1"
+
+
+def test_get_by_uris_and_external_ids_past_one_statement(store, types):
+    """More values than one statement takes (500): the nodes of every chunk, in id order, with their
+    properties (read in the nodes' round trip, by the same condition)."""
+    artifacts = []
+    for i in range(1200):
+        a = pb.Artifact(type_id=types.artifact, uri=f"/u/{i % 600}", external_id=f"x{i}")
+        a.properties["day"].int_value = i
+        artifacts.append(a)
+    ids = store.put_artifacts(artifacts)
+    request = svc_pb.GetArtifactsByURIRequest(uris=[f"/u/{i}" for i in range(599, -1, -1)] + ["/u/none"])
+    by_uri = raw_call(store, "GetArtifactsByURI", request).artifacts
+    assert [(a.id, a.properties["day"].int_value) for a in by_uri] == list(zip(ids, range(1200)))
+    by_external_id = store.get_artifacts_by_external_ids([f"x{i}" for i in range(1199, 0, -2)])
+    assert [(a.id, a.external_id, a.properties["day"].int_value) for a in by_external_id] == [
+        (ids[i], f"x{i}", i) for i in range(1, 1200, 2)]
 
 
 def test_get_artifacts_and_types_by_artifact_ids(store, types):

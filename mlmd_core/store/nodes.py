@@ -21,6 +21,11 @@ from mlmd_core.store.types import type_info
 T = schema.type_table
 
 PROPERTY_COLUMNS = ("int_value", "double_value", "string_value", "proto_value", "bool_value")
+# load_by_ids on a server: up to this many ids a node's row comes joined to its property rows in one statement
+# (fewer bytes and less server work than two; MariaDB: 1 id 337 against 377 µs, 100 ids 1.6 against 1.9 ms,
+# 500 ids 10.6 against 8.8 ms). PostgreSQL plans the join as a hash join over the whole property table while
+# its statistics lag behind a bulk insert (10 ids 3.8 against 1.7 ms): joined for one id only.
+JOINED_READ_MAX_IDS = {"mysql": 100, "postgresql": 1, "sqlite": 0}
 BY_ID = operator.itemgetter(0)  # the order of node_select rows by id (packed_rows' order)
 
 
@@ -40,12 +45,16 @@ def load_by_ids(call: Call, kind: NodeKind, ids: Iterable[int], into: Any = None
     a response's repeated field, when given). load_kinds for one kind, with less to do in Python (the
     point reads' path)."""
     t = kind.table
+    ids = sorted(set(ids))
+    if 0 < len(ids) <= JOINED_READ_MAX_IDS[call.dialect_name]:
+        return _load_joined(call, kind, "by_id", lambda q: q.where(t.c.id.in_(bindparam("ids", expanding=True))),
+                            {"ids": ids}, kind.proto if into is None else into.add)
     q = call.q(("nodes_by_id", kind.name), lambda: packed_rows(node_select(kind).where(
         t.c.id.in_(bindparam("ids", expanding=True))).order_by(t.c.id), order=BY_ID))
     props_q = _props_query(call, kind)
     rows: list[tuple] = []
     props: list[tuple] = []
-    for chunk in call.chunked(sorted(set(ids))):  # the nodes and their properties in one round trip
+    for chunk in call.chunked(ids):  # the nodes and their properties in one round trip
         params = {"ids": chunk}
         node_rows, prop_rows = call.all_each([(q, params), (props_q, params)])
         rows += node_rows
@@ -81,10 +90,40 @@ def load_all(call: Call, kind: NodeKind, key: Any, narrow: Callable[[Any], Any],
         narrow(node_select(kind)).order_by(t.c.id), order=BY_ID))
     props_q = call.q(("all_props", kind.name, key), lambda: packed_rows(
         _select_props(kind, narrow(select(t.c.id))), binary=[_PROTO_COLUMN]))
+    if call.dialect_name == "sqlite":  # no round trips to save: by the ids read, cheaper than the subquery
+        return build(call, kind, call.all(nodes_q, params), into)
     rows, props = call.all_each([(nodes_q, params), (props_q, params)])
     built = _protos(kind, rows, kind.proto if into is None else into.add)
     _fill_properties(call, built, props)
     return list(built.values())
+
+
+def load_where(call: Call, kind: NodeKind, key: Any, narrow: Callable[[Any], Any], params: Mapping[str, Any],
+               into: Any = None) -> list[Any]:
+    """load_all for conditions on columns an update can change (uri, name, external_id). On a server the
+    nodes come joined to their property rows in one statement, so both are of one snapshot: load_all's two
+    statements could meet a node whose property rows no longer match (its uri changed in between) and
+    return it without them. On SQLite build()'s two statements (no round trips to save)."""
+    if call.dialect_name == "sqlite":
+        t = kind.table
+        nodes_q = call.q(("nodes_where", kind.name, key), lambda: narrow(node_select(kind)).order_by(t.c.id))
+        return build(call, kind, call.all(nodes_q, params), into)
+    return list(_load_joined(call, kind, key, narrow, params, kind.proto if into is None else into.add).values())
+
+
+def _load_joined(call: Call, kind: NodeKind, key: Any, narrow: Callable[[Any], Any], params: Mapping[str, Any],
+                 make: Any) -> dict[int, Any]:
+    """The nodes `narrow` selects, by id in id order, made with `make` (as _protos), with their properties: one
+    statement, each node row joined to its property rows (fewer bytes than two statements for a few nodes)."""
+    t, p = kind.table, kind.props
+    joined_q = call.q(("nodes_joined", kind.name, key), lambda: narrow(
+        node_select(kind).add_columns(p.c.name, p.c.is_custom_property, *(p.c[c] for c in PROPERTY_COLUMNS))
+        .outerjoin(p, kind.fk == t.c.id)).order_by(t.c.id))
+    rows = call.all(joined_q, params)
+    width = len(kind.columns) + 1  # a node_select row, then its property's columns (NULL: it has none)
+    built = _protos(kind, list({row[0]: row[:width] for row in rows}.values()), make)
+    _fill_properties(call, built, [(row[0], *row[width:]) for row in rows if row[width] is not None])
+    return built
 
 
 def _props_query(call: Call, kind: NodeKind) -> Any:

@@ -185,12 +185,14 @@ def _register_node_rpcs(kind: NodeKind) -> None:
 
     @rpc(f"Get{label}ByTypeAndName")
     def get_by_type_and_name(call: Call, req: Any, resp: Any) -> None:
-        rows = types.find_types(call, kind, req.type_name, req.type_version or None)
-        if not rows:
-            return
-        q = call.q(("by_type_and_name", kind.name), lambda: nodes.node_select(kind).where(
-            table.c.type_id == bindparam("type_id"), table.c.name == bindparam("name")).order_by(table.c.id))
-        found = nodes.build(call, kind, call.all(q, {"type_id": rows[0][0], "name": getattr(req, f"{kind.name}_name")}))
+        versioned = bool(req.type_version)
+
+        def narrow(query: Any) -> Any:
+            return query.where(table.c.type_id == types.type_id_of_name(kind, versioned),
+                               table.c.name == bindparam("name"))
+
+        found = nodes.load_where(call, kind, ("by_type_and_name", versioned), narrow, {
+            "type_name": req.type_name, "type_version": req.type_version, "name": getattr(req, f"{kind.name}_name")})
         if found:
             getattr(resp, kind.name).CopyFrom(found[0])
 
@@ -199,13 +201,8 @@ def _register_node_rpcs(kind: NodeKind) -> None:
         wanted = sorted(set(req.external_ids[:]))
         if not wanted:
             return
-        q = call.q(("by_external_ids", kind.name), lambda: nodes.node_select(kind).where(
-            table.c.external_id.in_(bindparam("ids", expanding=True))).order_by(table.c.id))
-        found = {n.id: n for chunk in call.chunked(wanted)
-                 for n in nodes.build(call, kind, call.all(q, {"ids": chunk}))}
-        if not found:
+        if not _load_where_in(call, kind, table.c.external_id, wanted, getattr(resp, plural)):
             raise errors.NotFoundError(f"No {plural} found for external_ids.")
-        getattr(resp, plural).extend(found[i] for i in sorted(found))
 
 
 def _respond_page(call: Call, kind: NodeKind, req: Any, resp: Any, key: str, condition: paging.Condition,
@@ -222,14 +219,24 @@ for _kind in KINDS:
     _register_node_rpcs(_kind)
 
 
+def _load_where_in(call: Call, kind: NodeKind, column: Any, values: list[Any], into: Any) -> bool:
+    """The nodes whose `column` is in `values`, in id order, built in `into`; whether there were any. One round
+    trip per chunk of values (nodes.load_where); a node has one value of the column, so it is in one chunk only."""
+    def narrow(query: Any) -> Any:
+        return query.where(column.in_(bindparam("values", expanding=True)))
+
+    chunks = call.chunked(values)
+    if len(chunks) == 1:  # the common case: built in place
+        return bool(nodes.load_where(call, kind, ("in", column.name), narrow, {"values": values}, into))
+    found = {n.id: n for chunk in chunks for n in nodes.load_where(call, kind, ("in", column.name), narrow,
+                                                                   {"values": chunk})}
+    into.extend(found[i] for i in sorted(found))
+    return bool(found)
+
+
 @rpc("GetArtifactsByURI")
 def get_artifacts_by_uri(call: Call, req: Any, resp: Any) -> None:
-    t = ARTIFACT.table
-    q = call.q("artifacts_by_uri", lambda: nodes.node_select(ARTIFACT).where(
-        t.c.uri.in_(bindparam("uris", expanding=True))).order_by(t.c.id))
-    found = {a.id: a for chunk in call.chunked(sorted(set(req.uris[:])))
-             for a in nodes.build(call, ARTIFACT, call.all(q, {"uris": chunk}))}
-    resp.artifacts.extend(found[i] for i in sorted(found))
+    _load_where_in(call, ARTIFACT, ARTIFACT.table.c.uri, sorted(set(req.uris[:])), resp.artifacts)
 
 
 # ---------------------------------------------------------------------------------------- relationships

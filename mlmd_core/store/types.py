@@ -7,7 +7,7 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import bindparam, literal, null, or_, select, union_all, update
+from sqlalchemy import bindparam, func, literal, null, or_, select, union_all, update
 
 from mlmd_core import errors
 from mlmd_core.proto import metadata_store_pb2 as pb
@@ -188,6 +188,15 @@ def _find_query(call: Call, kind: NodeKind, name: str, version: str | None) -> t
     return q, {"name": name}
 
 
+def type_id_of_name(kind: NodeKind, versioned: bool) -> Any:
+    """A scalar subquery of the id find_types would give first (bound: `type_name`, and `type_version` when
+    `versioned`), NULL when there is none: a node read narrowed by it needs no round trip of its own."""
+    version = T.c.version == bindparam("type_version") if versioned else T.c.version.is_(None)
+    return (select(func.min(T.c.id))
+            .where(T.c.type_kind == kind.type_kind, T.c.name == bindparam("type_name"), version)
+            .scalar_subquery())
+
+
 def get_types(call: Call, kind: NodeKind, include_system: bool = False) -> list[Any]:
     """All types of a kind; the system types (mlmd.Dataset, ...) only when asked, as GetXTypes hides them."""
     return types_of_kinds(call, {kind: None}, include_system=include_system)[kind]
@@ -246,14 +255,23 @@ def put_type(call: Call, kind: NodeKind, new: Any, can_add_fields: bool, can_omi
         if base_name is None:
             raise errors.InvalidArgumentError(f"Unknown base_type {new.base_type} of type {new.name}.")
     version = _version(new)
-    rows = find_types(call, kind, new.name, version)
-    if not rows:  # created by a call we waited for? (servers)
-        rows = list(call.all_after_type_lock(*_find_query(call, kind, new.name, version)) or [])
+    query = _find_query(call, kind, new.name, version)
+    # On a server, a type this process has not met is most likely new: it is looked for under the type lock at
+    # once (a round trip less); a known one is looked for without the lock, so putting it again queues for none.
+    rows = call.all(*query) if call.dialect_name == "sqlite" or _met(call, kind, new.name) else None
+    if not rows:  # (again, under the lock: created by a call we waited for?) None on SQLite
+        rows = call.all_after_type_lock(*query)
     if not rows:
         return _insert_type(call, kind, new, version, base_name)
+    call.send_deferred(commit=False)  # the properties of a type this call created: load_types reads them
     stored = load_types(call, kind, rows[:1])[0]
     _reconcile(call, kind, stored, new, base_name, can_add_fields, can_omit_fields)
     return stored.id
+
+
+def _met(call: Call, kind: NodeKind, name: str) -> bool:
+    """Whether a type of this kind and name is in the process's type cache (read or written before)."""
+    return any(info.name == name and info.kind == kind.type_kind for info in list(call.type_cache.values()))
 
 
 def _external_id_clash(call: Call, external_id: str, own_id: int | None) -> None:
@@ -289,7 +307,7 @@ def _insert_type(call: Call, kind: NodeKind, new: Any, version: str | None, base
 
 def _insert_properties(call: Call, type_id: int, properties: dict[str, int]) -> None:
     q = call.q("insert_type_prop", lambda: insert_values(TP, "type_id", "name", "data_type"))
-    call.many_tuples(q, [(type_id, n, d) for n, d in sorted(properties.items())])
+    call.defer(q, [(type_id, n, d) for n, d in sorted(properties.items())])  # sent with the COMMIT
 
 
 def _set_base(call: Call, type_id: int, base_name: str) -> None:
