@@ -197,11 +197,14 @@ def link(call: Call, attributions: Sequence[tuple[int, int]], associations: Sequ
 def contexts_of(call: Call, kind: NodeKind, node_id: int) -> list[pb.Context]:
     """The contexts an artifact (attribution) or execution (association) belongs to; NotFound if none."""
     table, column = (ATTR, ATTR.c.artifact_id) if kind is ARTIFACT else (ASSOC, ASSOC.c.execution_id)
-    q = call.q(("contexts_of", kind.name), lambda: select(table.c.context_id).where(column == bindparam("id")))
-    found = nodes.load_by_ids(call, CONTEXT, [r[0] for r in call.all(q, {"id": node_id})])
+
+    def narrow(query: Any) -> Any:
+        return query.where(CONTEXT.table.c.id.in_(select(table.c.context_id).where(column == bindparam("id"))))
+
+    found = nodes.load_where(call, CONTEXT, ("contexts_of", kind.name), narrow, {"id": node_id})
     if not found:
         raise errors.NotFoundError(f"No contexts found for {kind.name}_id: {node_id}")
-    return list(found.values())
+    return found
 
 
 def member_ids_query(kind: NodeKind) -> Any:
