@@ -103,6 +103,7 @@ def _path_rows(events: Iterable[tuple[int, pb.Event]]) -> list[tuple]:
 
 # ml-metadata's order (that of the SQLite index it reads through).
 EVENT_ORDER = {"execution_id": lambda r: (r[2], r[0]), "artifact_id": lambda r: (r[1], r[2], r[3])}
+_PATH_STEP_COLUMNS = (EP.c.is_index_step, EP.c.step_index, EP.c.step_key)
 
 
 def get_events(call: Call, column: str, ids: Iterable[int], into: Any = None) -> list[pb.Event]:
@@ -111,22 +112,34 @@ def get_events(call: Call, column: str, ids: Iterable[int], into: Any = None) ->
     def selected() -> Any:
         return E.c[column].in_(bindparam("ids", expanding=True))
 
-    q = call.q(("events_by", column), lambda: packed_rows(select(
-        E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch).where(selected())))
+    event_columns = (E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch)
     rows: list[tuple] = []
     path_rows: list[tuple] | None = None  # SQLite: read by the events' ids after them (none without events)
-    if call.dialect_name != "sqlite":
-        # on a server their paths by the same condition, in the same round trip: events are never changed nor
-        # deleted, so an event written in between only adds path rows, which are skipped
-        paths_q = call.q(("event_paths_by", column), lambda: _select_paths(select(E.c.id).where(selected())))
+    if call.dialect_name == "mysql":
+        # each event joined to its path steps, in one statement (MariaDB: an event of 2 artifacts 0.22 against
+        # 0.29 ms for two statements in one round trip); an event's steps come through the event_id index, in
+        # the order they were written
+        q = call.q(("events_joined", column), lambda: select(*event_columns, *_PATH_STEP_COLUMNS).outerjoin(
+            EP, EP.c.event_id == E.c.id).where(selected()))
         path_rows = []
-    for chunk in call.chunked(sorted(set(ids))):
-        if path_rows is None:
-            rows.extend(call.all(q, {"ids": chunk}))
-            continue
-        chunk_rows, chunk_paths = call.all_each([(q, {"ids": chunk}), (paths_q, {"ids": chunk})])
-        rows.extend(chunk_rows)
-        path_rows.extend(chunk_paths)
+        for chunk in call.chunked(sorted(set(ids))):
+            joined = call.all(q, {"ids": chunk})
+            rows.extend({row[0]: row[:5] for row in joined}.values())
+            path_rows.extend((row[0], *row[5:]) for row in joined if row[5] is not None)
+    else:
+        q = call.q(("events_by", column), lambda: packed_rows(select(*event_columns).where(selected())))
+        if call.dialect_name == "postgresql":
+            # their paths by the same condition, in the same round trip: events are never changed nor deleted,
+            # so an event written in between only adds path rows, which are skipped
+            paths_q = call.q(("event_paths_by", column), lambda: _select_paths(select(E.c.id).where(selected())))
+            path_rows = []
+        for chunk in call.chunked(sorted(set(ids))):
+            if path_rows is None:
+                rows.extend(call.all(q, {"ids": chunk}))
+                continue
+            chunk_rows, chunk_paths = call.all_each([(q, {"ids": chunk}), (paths_q, {"ids": chunk})])
+            rows.extend(chunk_rows)
+            path_rows.extend(chunk_paths)
     rows.sort(key=EVENT_ORDER[column])
     return list(events_from_rows(call, rows, into, path_rows).values())
 
@@ -134,8 +147,7 @@ def get_events(call: Call, column: str, ids: Iterable[int], into: Any = None) ->
 def _select_paths(event_ids: Any) -> packed_rows:
     """The path steps of the events whose id is in `event_ids` (a list parameter or a SELECT of ids), each
     event's in the order they were written."""
-    return packed_rows(select(EP.c.event_id, EP.c.is_index_step, EP.c.step_index, EP.c.step_key)
-                       .where(EP.c.event_id.in_(event_ids)))
+    return packed_rows(select(EP.c.event_id, *_PATH_STEP_COLUMNS).where(EP.c.event_id.in_(event_ids)))
 
 
 def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None,
