@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Column, Table
@@ -31,9 +32,9 @@ class NodeKind:
     name_mutable: bool  # context names may change on update; artifact/execution names may not
     name_required: bool
 
-    @property
-    def columns(self) -> list[Column]:
-        """Node-row columns in the order nodes.row_to_proto reads them."""
+    @cached_property
+    def columns(self) -> tuple[Column, ...]:
+        """Node-row columns in the order nodes._protos reads them (built once: reads count them per call)."""
         t = self.table
         cols = [t.c.id, t.c.type_id, t.c.name, t.c.external_id, t.c.create_time_since_epoch,
                 t.c.last_update_time_since_epoch]
@@ -41,7 +42,7 @@ class NodeKind:
             cols.append(t.c.uri)
         if self.state_field:
             cols.append(t.c[self.state_field])
-        return cols
+        return tuple(cols)
 
 
 ARTIFACT = NodeKind(
