@@ -858,7 +858,7 @@ def test_get_by_external_ids(store, types, kind):
 
 def test_get_by_uris_and_external_ids_past_one_statement(store, types):
     """More values than one statement takes (500): the nodes of every chunk, in id order, with their
-    properties (read in the nodes' round trip, by the same condition)."""
+    properties (on a server joined to the nodes in one statement per chunk)."""
     artifacts = []
     for i in range(1200):
         a = pb.Artifact(type_id=types.artifact, uri=f"/u/{i % 600}", external_id=f"x{i}")
