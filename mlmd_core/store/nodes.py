@@ -90,10 +90,10 @@ def load_all(call: Call, kind: NodeKind, key: Any, narrow: Callable[[Any], Any],
     t = kind.table
     nodes_q = call.q(("all_nodes", kind.name, key), lambda: packed_rows(
         narrow(node_select(kind)).order_by(t.c.id), order=BY_ID))
-    props_q = call.q(("all_props", kind.name, key), lambda: packed_rows(
-        _select_props(kind, narrow(select(t.c.id))), binary=[_PROTO_COLUMN]))
     if call.dialect_name == "sqlite":  # no round trips to save: by the ids read, cheaper than the subquery
         return build(call, kind, call.all(nodes_q, params), into)
+    props_q = call.q(("all_props", kind.name, key), lambda: packed_rows(
+        _select_props(kind, narrow(select(t.c.id))), binary=[_PROTO_COLUMN]))
     rows, props = call.all_each([(nodes_q, params), (props_q, params)])
     built = _protos(kind, rows, kind.proto if into is None else into.add)
     _fill_properties(call, built, props)
@@ -106,11 +106,9 @@ def load_where(call: Call, kind: NodeKind, key: Any, narrow: Callable[[Any], Any
     columns an update can change (uri, name, external_id), as both come from one snapshot (load_all's two
     statements could meet a node whose property rows no longer match, its uri changed in between, and return
     it without them); and for reads of a few nodes, as one statement beats two in one round trip (MariaDB,
-    the contexts of an execution: 0.30 against 0.43 ms). On SQLite build()'s two (no round trips to save)."""
+    the contexts of an execution: 0.30 against 0.43 ms). On SQLite load_all's (no round trips to save)."""
     if call.dialect_name == "sqlite":
-        t = kind.table
-        nodes_q = call.q(("nodes_where", kind.name, key), lambda: narrow(node_select(kind)).order_by(t.c.id))
-        return build(call, kind, call.all(nodes_q, params), into)
+        return load_all(call, kind, key, narrow, params, into)
     return list(_load_joined(call, kind, key, narrow, params, kind.proto if into is None else into.add).values())
 
 
