@@ -1,6 +1,6 @@
 """Artifacts, executions and contexts: reads, inserts and updates, one code path for the three kinds.
 
-Writes are set-based: a batch of N nodes costs a bounded number of statements (executemany), whatever N.
+Writes are set-based: a batch of N nodes costs a bounded number of statements (multi-row INSERTs), whatever N.
 """
 
 from __future__ import annotations

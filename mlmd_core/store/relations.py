@@ -103,16 +103,17 @@ def _path_rows(events: Iterable[tuple[int, pb.Event]]) -> list[tuple]:
 
 # ml-metadata's order (that of the SQLite index it reads through).
 EVENT_ORDER = {"execution_id": lambda r: (r[2], r[0]), "artifact_id": lambda r: (r[1], r[2], r[3])}
+_EVENT_COLUMNS = (E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch)
 _PATH_STEP_COLUMNS = (EP.c.is_index_step, EP.c.step_index, EP.c.step_key)
+
+
+def _events_where(column: str) -> Any:
+    return E.c[column].in_(bindparam("ids", expanding=True))
 
 
 def get_events(call: Call, column: str, ids: Iterable[int], into: Any = None) -> list[pb.Event]:
     """Events whose artifact_id or execution_id (`column`) is in ids, with their paths (built in `into`, a
     response's repeated field, when given)."""
-    def selected() -> Any:
-        return E.c[column].in_(bindparam("ids", expanding=True))
-
-    event_columns = (E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch)
     rows: list[tuple] = []
     path_rows: list[tuple] | None = None  # SQLite: read by the events' ids after them (none without events)
     if call.statements.dialect.driver == "mysqldb":
@@ -120,19 +121,20 @@ def get_events(call: Call, column: str, ids: Iterable[int], into: Any = None) ->
         # 0.29 ms for two statements in one round trip); an event's steps come through the event_id index, in
         # the order they were written. (pymysql, parsing every value in Python, reads two packed statements
         # faster past a few events: 100 executions' 5.6 against 7.1 ms.)
-        q = call.q(("events_joined", column), lambda: select(*event_columns, *_PATH_STEP_COLUMNS).outerjoin(
-            EP, EP.c.event_id == E.c.id).where(selected()))
+        q = call.q(("events_joined", column), lambda: select(*_EVENT_COLUMNS, *_PATH_STEP_COLUMNS).outerjoin(
+            EP, EP.c.event_id == E.c.id).where(_events_where(column)))
         path_rows = []
         for chunk in call.chunked(sorted(set(ids))):
             joined = call.all(q, {"ids": chunk})
             rows.extend({row[0]: row[:5] for row in joined}.values())
             path_rows.extend((row[0], *row[5:]) for row in joined if row[5] is not None)
     else:
-        q = call.q(("events_by", column), lambda: packed_rows(select(*event_columns).where(selected())))
+        q = call.q(("events_by", column), lambda: packed_rows(select(*_EVENT_COLUMNS).where(_events_where(column))))
         if call.dialect_name != "sqlite":
             # their paths by the same condition, in the same round trip: events are never changed nor deleted,
             # so an event written in between only adds path rows, which are skipped
-            paths_q = call.q(("event_paths_by", column), lambda: _select_paths(select(E.c.id).where(selected())))
+            paths_q = call.q(("event_paths_by", column),
+                             lambda: _select_paths(select(E.c.id).where(_events_where(column))))
             path_rows = []
         for chunk in call.chunked(sorted(set(ids))):
             if path_rows is None:
@@ -151,23 +153,25 @@ def _select_paths(event_ids: Any) -> packed_rows:
     return packed_rows(select(EP.c.event_id, *_PATH_STEP_COLUMNS).where(EP.c.event_id.in_(event_ids)))
 
 
+def _select_paths_by_ids() -> packed_rows:
+    return _select_paths(bindparam("ids", expanding=True))
+
+
 def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None,
                      path_rows: Iterable[tuple] | None = None) -> dict[int, pb.Event]:
     """Event protos (with their paths) by event id, in row order, from (id, artifact_id, execution_id,
     type, milliseconds_since_epoch) rows; built in place in `into` (a repeated field) when given. The
     paths are read here unless `path_rows` (rows of _select_paths) are given."""
     if path_rows is None:
-        q = call.q("event_paths", lambda: _select_paths(bindparam("ids", expanding=True)))
+        q = call.q("event_paths", _select_paths_by_ids)
         path_rows = [row for chunk in call.chunked([r[0] for r in rows]) for row in call.all(q, {"ids": chunk})]
     steps: dict[int, list[tuple]] = {}
     for event_id, is_index, index, key in path_rows:
         steps.setdefault(event_id, []).append((is_index, index, key))
-    # Fields are set one by one (with upb faster than keyword arguments); a path is serialized once per
-    # distinct sequence of steps (a pipeline's events share a few) and parsed into each event, which costs
-    # half what copying a Path message in does.
+    # Fields are set one by one (with upb faster than keyword arguments); a path is parsed into each event
+    # from its serialized form, which costs half what copying a Path message in does.
     make = pb.Event if into is None else into.add
     events: dict[int, pb.Event] = {}
-    serialized_paths: dict[tuple, bytes] = {}
     for event_id, artifact_id, execution_id, event_type, millis in rows:
         events[event_id] = event = make()
         event.artifact_id = artifact_id
@@ -176,13 +180,26 @@ def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None,
         if millis is not None:
             event.milliseconds_since_epoch = millis
         if (event_steps := steps.get(event_id)) is not None:
-            path = serialized_paths.get(shape := tuple(event_steps))
-            if path is None:
-                path = serialized_paths[shape] = pb.Event(path=pb.Event.Path(steps=[
-                    {"index": index} if is_index else {"key": key} for is_index, index, key in event_steps
-                ])).SerializeToString()
-            event.MergeFromString(path)
+            event.MergeFromString(_serialized_path(tuple(event_steps)))
     return events
+
+
+# A store's events share a few paths (a pipeline's input and output names), so each is serialized once per
+# process; past _PATHS_KEPT distinct paths the memo starts afresh.
+_serialized_paths: dict[tuple, bytes] = {}
+_PATHS_KEPT = 4096
+
+
+def _serialized_path(steps: tuple) -> bytes:
+    """An Event holding only the path of these (is_index, index, key) steps, serialized."""
+    path = _serialized_paths.get(steps)
+    if path is None:
+        if len(_serialized_paths) >= _PATHS_KEPT:
+            _serialized_paths.clear()
+        path = _serialized_paths[steps] = pb.Event(path=pb.Event.Path(steps=[
+            {"index": index} if is_index else {"key": key} for is_index, index, key in steps
+        ])).SerializeToString()
+    return path
 
 
 # ------------------------------------------------------------------------ attributions and associations

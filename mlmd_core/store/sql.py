@@ -28,7 +28,8 @@ class Statement:
     """One statement for one dialect: its SQL text and the order of its (positional) parameters."""
 
     __slots__ = ("sql", "names", "expanding", "defaults", "_by_lengths", "_placeholder", "multi_row", "suffix",
-                 "_array_sql", "_unnest", "_update", "_quote", "pack", "_inline_parts", "last_rows", "_sole_list")
+                 "_array_sql", "_unnest", "_update", "_quote", "pack", "_inline_parts", "last_rows", "_sole_list",
+                 "rows_per_statement")
 
     def __init__(self, element: Any, dialect: Dialect):
         self.pack: packed_rows | None = None  # a packed_rows SELECT on MySQL
@@ -62,6 +63,10 @@ class Statement:
         # An INSERT ... VALUES (...) of insert_values: servers send many rows as one multi-row statement
         # (PostgreSQL, past PG_ARRAY_ABOVE values: one array of each column's values, the same text for any count).
         self.multi_row = isinstance(element, insert_values)
+        # SQLite too: one statement of n rows costs half what executemany of them does (its per-row reset and
+        # step), 0.5 µs a row more while the statement text is not yet prepared.
+        self.rows_per_statement = (max(1, SQLITE_MAX_PARAMETERS // max(1, len(self.names)))
+                                   if dialect.name == "sqlite" else ROWS_PER_STATEMENT)
         self.suffix = element.suffix(dialect.identifier_preparer) if self.multi_row else ""
         self._unnest = element.unnest_text(dialect) if self.multi_row and dialect.name == "postgresql" else None
         # An update_by_id on MySQL: pymysql's executemany sends one UPDATE per row; rows_sql sends one in all.
@@ -83,7 +88,7 @@ class Statement:
         """The parameters of rows_sql(len(rows)) for these row tuples."""
         if self._update is not None:
             return self._update.rows_params(rows)
-        if self._unnests(len(rows)):
+        if self._unnest is not None and self._unnests(len(rows)):
             return [list(column) for column in zip(*rows)]
         return [v for row in rows for v in row]
 
@@ -92,12 +97,12 @@ class Statement:
 
     def rows_sql(self, count: int, returning: bool) -> str:
         """The statement for `count` row tuples at once (an INSERT with RETURNING id if asked)."""
-        if self._unnests(count):
-            return self._unnest + (" RETURNING id" if returning else "")  # type: ignore[operator]
         key = (-count, returning)
         sql = self._by_lengths.get(key)  # type: ignore[call-overload]
         if sql is None:
-            if self._update is not None:
+            if self._unnests(count):
+                sql = self._unnest + (" RETURNING id" if returning else "")  # type: ignore[operator]
+            elif self._update is not None:
                 sql = self._update.rows_text(self._quote, count)
             else:
                 head, sep, values = self.sql.removesuffix(self.suffix).rpartition(" VALUES ")
@@ -166,7 +171,7 @@ class Statement:
 
 
 # How a many-row INSERT learns its new ids (Database.insert_strategy):
-#   "sqlite"      executemany under the write lock, then last_insert_rowid(): the ids are consecutive;
+#   "sqlite"      multi-row INSERTs under the write lock, then last_insert_rowid(): the ids are consecutive;
 #   "returning"   one multi-row INSERT ... RETURNING id (PostgreSQL, MariaDB >= 10.5); a statement assigns
 #                 autoincrement/sequence values in row order, so the sorted ids are the rows' ids, even when
 #                 concurrent inserts interleave;
@@ -177,6 +182,8 @@ class Statement:
 INSERT_STRATEGIES = ("sqlite", "returning", "consecutive", "per_row")
 # Rows per multi-row statement: PostgreSQL binds at most 65535 parameters, our rows have at most 10.
 ROWS_PER_STATEMENT = 1000
+# SQLite builds before 3.32 bind at most 999 parameters in a statement (32766 since).
+SQLITE_MAX_PARAMETERS = 999
 # Deferred writes on MySQL go in queries of about this size, well under max_allowed_packet (16 MiB by default).
 _MULTI_STATEMENT_BYTES = 1 << 20
 
@@ -212,9 +219,10 @@ def _multi_statements(parts: Sequence[bytes]) -> list[bytes]:
 
 
 def _multi_row(stmt: Statement, rows: Sequence[tuple], returning: bool = False) -> list[tuple[str, Any]]:
-    """(SQL, parameters) of the multi-row statements that write `rows` on a server, ROWS_PER_STATEMENT a piece
+    """(SQL, parameters) of the multi-row statements that write `rows`, stmt.rows_per_statement a piece
     (INSERTs returning their new ids if asked)."""
-    chunks = [rows[start : start + ROWS_PER_STATEMENT] for start in range(0, len(rows), ROWS_PER_STATEMENT)]
+    size = stmt.rows_per_statement
+    chunks = [rows[start : start + size] for start in range(0, len(rows), size)] if len(rows) > size else [rows]
     return [(stmt.rows_sql(len(chunk), returning), stmt.rows_params(chunk)) for chunk in chunks]
 
 
@@ -366,16 +374,18 @@ class Cursor:
             self._cursor.executemany(stmt.sql, [tuple(r[n] for n in names) for r in rows])
 
     def many_tuples(self, stmt: Statement, rows: Sequence[tuple]) -> None:
-        """executemany with one tuple per row, in the order of the statement's parameters (for
-        insert_values: the column order given there). The fast path for bulk inserts; on servers an
-        insert_values batch is sent as multi-row INSERTs (one round trip per ROWS_PER_STATEMENT rows)."""
+        """Writes rows given as tuples in the order of the statement's parameters (for insert_values: the
+        column order given there). The fast path for bulk inserts: an insert_values batch goes as multi-row
+        INSERTs (on a server one round trip per ROWS_PER_STATEMENT rows), other statements by executemany."""
         if not rows:
             return
-        if stmt.batches_rows and self.statements.insert_strategy != "sqlite" and len(rows) > 1:
+        if len(rows) == 1:
+            self._cursor.execute(stmt.sql, rows[0])
+        elif stmt.batches_rows:
             for sql, params in _multi_row(stmt, rows):
                 self._cursor.execute(sql, params)
-            return
-        self._cursor.executemany(stmt.sql, rows)
+        else:
+            self._cursor.executemany(stmt.sql, rows)
 
     def all_after_type_lock(self, stmt: Statement, params: Mapping[str, Any]) -> Sequence[tuple] | None:
         """On servers: waits for (and then blocks) other calls creating types until this transaction ends, so
@@ -403,7 +413,7 @@ class Cursor:
         """Runs a many-row INSERT (tuples as for many_tuples) and returns the new ids in row order.
 
         How depends on the backend (see INSERT_STRATEGIES); on SQLite the call holds the database's write
-        lock (BEGIN IMMEDIATE), so the ids of one executemany are consecutive and end at the last insert id."""
+        lock (BEGIN IMMEDIATE), so the ids of its INSERTs are consecutive and end at the last insert id."""
         if not rows:
             return []
         strategy = self.statements.insert_strategy
@@ -412,8 +422,8 @@ class Cursor:
             if len(rows) == 1:
                 cursor.execute(stmt.sql, rows[0])
                 return [int(cursor.lastrowid)]
-            self.many_tuples(stmt, rows)
-            last = int(cursor.execute("SELECT last_insert_rowid()").fetchone()[0])
+            self.many_tuples(stmt, rows)  # multi-row INSERTs (insert_values), each setting lastrowid
+            last = int(cursor.lastrowid)
             return list(range(last - len(rows) + 1, last + 1))
         if strategy == "returning":
             return self.all_each_and_insert((), [(stmt, rows)])[1][0]

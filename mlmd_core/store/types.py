@@ -244,7 +244,8 @@ def put_type(call: Call, kind: NodeKind, new: Any, can_add_fields: bool, can_omi
     """Creates the type or reconciles it with the stored one (MLMD's upsert rules); returns its id."""
     if not new.name:
         raise errors.InvalidArgumentError("No type name is specified.")
-    for prop_name, data_type in new.properties.items():
+    properties = _properties(new)
+    for prop_name, data_type in properties.items():
         if data_type == pb.UNKNOWN:
             raise errors.InvalidArgumentError(f"Property {prop_name} of type {new.name} has UNKNOWN type.")
     base_name = None
@@ -262,11 +263,17 @@ def put_type(call: Call, kind: NodeKind, new: Any, can_add_fields: bool, can_omi
     if not rows:  # (again, under the lock: created by a call we waited for?) None on SQLite
         rows = call.all_after_type_lock(*query)
     if not rows:
-        return _insert_type(call, kind, new, version, base_name)
+        return _insert_type(call, kind, new, properties, version, base_name)
     call.send_deferred(commit=False)  # the properties of a type this call created: load_types reads them
     stored = load_types(call, kind, rows[:1])[0]
-    _reconcile(call, kind, stored, new, base_name, can_add_fields, can_omit_fields)
+    _reconcile(call, kind, stored, new, properties, base_name, can_add_fields, can_omit_fields)
     return stored.id
+
+
+def _properties(new: Any) -> dict[str, int]:
+    """A type proto's declared properties as a dict (a protobuf map's items() iterates in Python)."""
+    declared = new.properties
+    return {name: declared[name] for name in declared}
 
 
 def _met(call: Call, kind: NodeKind, name: str) -> bool:
@@ -283,7 +290,8 @@ def _external_id_clash(call: Call, external_id: str, own_id: int | None) -> None
         )
 
 
-def _insert_type(call: Call, kind: NodeKind, new: Any, version: str | None, base_name: str | None) -> int:
+def _insert_type(call: Call, kind: NodeKind, new: Any, properties: dict[str, int], version: str | None,
+                 base_name: str | None) -> int:
     external_id = new.external_id if new.HasField("external_id") and new.external_id else None
     if external_id is not None:
         _external_id_clash(call, external_id, None)
@@ -298,10 +306,10 @@ def _insert_type(call: Call, kind: NodeKind, new: Any, version: str | None, base
     [type_id] = call.insert_ids(q, [(new.name, version, kind.type_kind,
                                      new.description if new.HasField("description") else None,
                                      input_type, output_type, external_id)])
-    _insert_properties(call, type_id, dict(new.properties))
+    _insert_properties(call, type_id, properties)
     if base_name is not None:
         _set_base(call, type_id, base_name)
-    call.stage_type(TypeInfo(type_id, kind.type_kind, new.name, dict(new.properties)))
+    call.stage_type(TypeInfo(type_id, kind.type_kind, new.name, properties))
     return type_id
 
 
@@ -319,10 +327,10 @@ def _set_base(call: Call, type_id: int, base_name: str) -> None:
     call.many_tuples(q, [(type_id, row[0])])
 
 
-def _reconcile(call: Call, kind: NodeKind, stored: Any, new: Any, base_name: str | None,
-               can_add_fields: bool, can_omit_fields: bool) -> None:
+def _reconcile(call: Call, kind: NodeKind, stored: Any, new: Any, properties: dict[str, int],
+               base_name: str | None, can_add_fields: bool, can_omit_fields: bool) -> None:
     added = {}
-    for prop_name, data_type in new.properties.items():
+    for prop_name, data_type in properties.items():
         if prop_name not in stored.properties:
             added[prop_name] = data_type
         elif stored.properties[prop_name] != data_type:
@@ -336,7 +344,7 @@ def _reconcile(call: Call, kind: NodeKind, stored: Any, new: Any, base_name: str
             f"Type {new.name} already exists with different properties: {sorted(added)} are new; "
             "set can_add_fields to add them."
         )
-    omitted = sorted(set(stored.properties) - set(new.properties))
+    omitted = sorted(set(stored.properties) - set(properties))
     if omitted and not can_omit_fields:
         raise errors.AlreadyExistsError(
             f"Type {new.name} already exists with different properties: {omitted} are missing; "
