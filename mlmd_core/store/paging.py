@@ -99,7 +99,7 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
             params["field_offset"] = previous.field_offset
             params["listed"] = list(previous.listed_ids) or [0]
 
-    def build() -> Any:
+    def page_select() -> Any:
         id_col = t.c.id
         extra: list[Any] = []
         if page == "next":
@@ -117,18 +117,23 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
                     bindparam("listed", expanding=True)))))
         direction = (lambda c: c.asc()) if asc else (lambda c: c.desc())
         ordering = [direction(id_col)] if field == Field.ID else [direction(column), direction(id_col)]
-        return packed_rows(where(nodes.node_select(kind), *extra).order_by(*ordering).limit(bindparam("page_limit")),
-                           order=_ORDER_KEYS[field], descending=not asc, expected_rows=_page_limit)
+        return where(nodes.node_select(kind), *extra).order_by(*ordering).limit(bindparam("page_limit"))
 
-    q = call.q(("list_page", kind.name, key, field, asc, page, query_shape), build)
+    statement_key = ("list_page", kind.name, key, field, asc, page, query_shape)
     size = options.max_result_size
     params["page_limit"] = min(size + 1, MAX_PAGE_ROWS)
-    rows = call.all(q, params)
+    props = None
+    if nodes.joined_pages(call):
+        rows, props = nodes.read_page_joined(call, kind, statement_key, page_select, params, _ORDER_KEYS[field],
+                                             descending=not asc)
+    else:
+        rows = call.all(call.q(statement_key, lambda: packed_rows(
+            page_select(), order=_ORDER_KEYS[field], descending=not asc, expected_rows=_page_limit)), params)
     token = None
     if len(rows) > size:
         rows = rows[:size]
         token = encode_token(_next_token(options, field, rows, previous))
-    return nodes.build(call, kind, rows, into), token
+    return nodes.build(call, kind, rows, into, props), token
 
 
 def _page_limit(params: Mapping[str, Any]) -> int:
