@@ -192,32 +192,48 @@ def load_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], into: Mapping[
     reads = _kinds_statements(call, ids)
     if reads is None:
         return {kind: {} for kind in _KINDS if kind in ids}
-    nodes_q, props_q, chunks = reads
-    return _built_kinds(call, ids, [call.all_each([(nodes_q, params), (props_q, params)]) for params in chunks],
-                        into)
+    statements, chunks = reads
+    return _built_kinds(call, ids, [call.all_each([(q, params) for q in statements]) for params in chunks], into)
 
 
 def _kinds_statements(call: Call, ids: Mapping[NodeKind, Iterable[int]]
-                      ) -> tuple[Statement, Statement, list[dict[str, list[int]]]] | None:
-    """load_kinds' two statements and their parameters, a dict per chunk of ids; None when there are no ids."""
+                      ) -> tuple[list[Statement], list[dict[str, list[int]]]] | None:
+    """load_kinds' statements and their parameters, a dict per chunk of ids; None when there are no ids. Two
+    statements (node rows, property rows), or one of the node rows joined to their property rows where joins
+    pay (JOINED_READ_MAX_IDS)."""
     wanted = [sorted(set(ids.get(kind, ()))) for kind in _KINDS]
     # only the kinds with ids: an empty branch costs MariaDB's planner as much as a small one
     present = tuple(i for i, kind_ids in enumerate(wanted) if kind_ids)
     if not present:
         return None
+    chunks = [{_KIND_PARAMS[i]: chunk for i, chunk in zip(present, chunks)}
+              for chunks in call.zip_chunks([wanted[i] for i in present])]
+    if len(chunks) == 1 and sum(len(wanted[i]) for i in present) <= JOINED_READ_MAX_IDS.get(
+            call.statements.dialect.driver, 0):
+        return [call.q(("joined_of_kinds", present), lambda: _select_nodes_of_kinds(present, joined=True))], chunks
     nodes_q = call.q(("nodes_of_kinds", present), lambda: packed_rows(_select_nodes_of_kinds(present)))
     props_q = call.q(("props_of_kinds", present), lambda: packed_rows(
         _select_props_of_kinds(present), binary=[1 + _PROTO_COLUMN]))  # the kind's index comes first
-    return nodes_q, props_q, [{_KIND_PARAMS[i]: chunk for i, chunk in zip(present, chunks)}
-                              for chunks in call.zip_chunks([wanted[i] for i in present])]
+    return [nodes_q, props_q], chunks
+
+
+# A _select_nodes_of_kinds row: the kind's index, the columns of an artifact's node_select row (the other kinds
+# padded to them), then (joined) those of a property row.
+_JOINED_WIDTH = 2 + len(ARTIFACT.columns)
 
 
 def _built_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], results: list[list[Sequence[tuple]]],
                  into: Mapping[NodeKind, Any]) -> dict[NodeKind, dict[int, Any]]:
-    """load_kinds' nodes from the (node rows, property rows) of each chunk."""
+    """load_kinds' nodes from the results of each chunk: (node rows, property rows), or (joined rows,)."""
     rows: list[list[tuple]] = [[] for _ in _KINDS]
     props: list[list[tuple]] = [[] for _ in _KINDS]
-    for node_rows, prop_rows in results:
+    for result in results:
+        if len(result) == 1:  # node rows joined to their property rows (NULLs: a node without any)
+            [joined] = result
+            node_rows = list({row[:2]: row[:_JOINED_WIDTH] for row in joined}.values())
+            prop_rows = [(row[0], row[1], *row[_JOINED_WIDTH:]) for row in joined if row[_JOINED_WIDTH] is not None]
+        else:
+            node_rows, prop_rows = result
         for row in node_rows:
             rows[row[0]].append(row[1:])
         for row in prop_rows:
@@ -231,21 +247,24 @@ def _built_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], results: lis
     return {kind: built[i] for i, kind in enumerate(_KINDS) if kind in ids}
 
 
-def _select_nodes_of_kinds(present: tuple[int, ...]) -> Any:
+def _select_nodes_of_kinds(present: tuple[int, ...], joined: bool = False) -> Any:
     """Node rows of some kinds (their indexes in _KINDS) in one UNION ALL: the kind's index, then
-    node_select's columns with every kind padded to the artifact's (uri, state). (Sorting them is left to the
-    caller: SQLite would sort the union in a temporary table.)"""
+    node_select's columns with every kind padded to the artifact's (uri, state); `joined`: each followed by the
+    columns of one of its property rows. (Sorting them is left to the caller: SQLite would sort the union in a
+    temporary table.)"""
     parts = []
     for i in present:
         kind = _KINDS[i]
         t = kind.table
         uri = t.c.uri if kind.has_uri else cast(null(), String)
         state = t.c[kind.state_field] if kind.state_field else cast(null(), Integer)
-        parts.append(select(literal(i).label("kind"), t.c.id.label("id"), t.c.type_id, t.c.name, t.c.external_id,
-                            t.c.create_time_since_epoch, t.c.last_update_time_since_epoch, uri.label("uri"),
-                            state.label("state"), T.c.name.label("type_name"))
-                     .outerjoin(T, T.c.id == t.c.type_id)
-                     .where(t.c.id.in_(bindparam(_KIND_PARAMS[i], expanding=True))))
+        part = (select(literal(i).label("kind"), t.c.id.label("id"), t.c.type_id, t.c.name, t.c.external_id,
+                       t.c.create_time_since_epoch, t.c.last_update_time_since_epoch, uri.label("uri"),
+                       state.label("state"), T.c.name.label("type_name"))
+                .outerjoin(T, T.c.id == t.c.type_id))
+        if joined:
+            part = part.add_columns(*_property_columns(kind)).outerjoin(kind.props, kind.fk == t.c.id)
+        parts.append(part.where(t.c.id.in_(bindparam(_KIND_PARAMS[i], expanding=True))))
     return union_all(*parts) if len(parts) > 1 else parts[0]
 
 
@@ -444,9 +463,9 @@ def load_and_insert(call: Call, load: Mapping[NodeKind, Iterable[int]], new: Map
     new_nodes = [_NewNodes(call, kind, nodes) for kind, nodes in new.items() if nodes]
     reads = _kinds_statements(call, load)
     items = []
-    if reads is not None and len(reads[2]) == 1:
-        nodes_q, props_q, [params] = reads
-        items = [(nodes_q, params), (props_q, params)]
+    if reads is not None and len(reads[1]) == 1:
+        statements, [params] = reads
+        items = [(q, params) for q in statements]
     stored = {} if items else load_kinds(call, load, {})  # nothing to read, or reads of several chunks first
     results, ids = call.all_each_and_insert(items, [(n.insert, n.rows) for n in new_nodes])
     if items:
