@@ -118,8 +118,8 @@ def load_all(call: Call, kind: NodeKind, key: Any, narrow: Callable[[Any], Any],
 
     The property rows come from the node table left-joined to the property table, which keeps the node table
     first, so the condition on it leads: read as `node_id IN (SELECT ...)`, MariaDB, misjudging the property
-    rows per node after a bulk insert, could scan the whole property table (a context's 30 artifacts: 40 ms
-    instead of 0.3)."""
+    rows per node after a bulk insert, could scan the whole property table (a context's 30 artifacts: 58 ms a
+    call instead of 0.7)."""
     t = kind.table
     nodes_q = call.q(("all_nodes", kind.name, key), lambda: packed_rows(
         narrow(node_select(kind)).order_by(t.c.id), order=BY_ID))
