@@ -86,9 +86,10 @@ def build(call: Call, kind: NodeKind, rows: Sequence[tuple], into: Any = None,
 
 
 def joined_pages(call: Call) -> bool:
-    """Whether a page of nodes is read joined to its property rows (read_page_joined): where the second
-    statement would cost a round trip of its own and the driver parses rows in C."""
-    return call.statements.dialect.driver in ("mysqldb", "psycopg")
+    """Whether a page of nodes is read joined to its property rows (read_page_joined): where joins pay at all
+    (JOINED_READ_MAX_IDS: a server whose driver parses rows in C), as a page's second statement would cost a
+    round trip of its own."""
+    return call.statements.dialect.driver in JOINED_READ_MAX_IDS
 
 
 def read_page_joined(call: Call, kind: NodeKind, key: Any, page: Callable[[], Any], params: Mapping[str, Any],
@@ -101,11 +102,17 @@ def read_page_joined(call: Call, kind: NodeKind, key: Any, page: Callable[[], An
         rows = page().subquery("page")
         return select(*rows.c, *_property_columns(kind)).select_from(rows.outerjoin(kind.props, kind.fk == rows.c.id))
 
-    joined = call.all(call.q(("joined", key), build), params)
-    width = len(kind.columns) + 1  # a node_select row, then its property's columns (NULL: it has none)
-    rows = list({row[0]: row[:width] for row in joined}.values())
+    rows, props = split_joined(call.all(call.q(("joined", key), build), params), len(kind.columns) + 1)
     rows.sort(key=order, reverse=descending)
-    return rows, [(row[0], *row[width:]) for row in joined if row[width] is not None]
+    return rows, props
+
+
+def split_joined(joined: Sequence[tuple], width: int, key: int = 1) -> tuple[list[tuple], list[tuple]]:
+    """(node rows, property rows) of rows joined to their property rows (or an event's to its path steps): each
+    node's row once, in the order met, its first `width` columns; a property row per joined row that has one
+    (all NULLs: the node has none), its first `key` columns (those that name the node) then the property's."""
+    rows = list({row[:key]: row[:width] for row in joined}.values())
+    return rows, [(*row[:key], *row[width:]) for row in joined if row[width] is not None]
 
 
 def load_all(call: Call, kind: NodeKind, key: Any, narrow: Callable[[Any], Any], params: Mapping[str, Any],
@@ -155,21 +162,17 @@ def _load_joined(call: Call, kind: NodeKind, key: Any, narrow: Callable[[Any], A
         node_select(kind).add_columns(*_property_columns(kind))
         .outerjoin(p, kind.fk == t.c.id)).order_by(t.c.id))
     rows = call.all(joined_q, params)
-    width = len(kind.columns) + 1  # a node_select row, then its property's columns (NULL: it has none)
-    built = _protos(kind, list({row[0]: row[:width] for row in rows}.values()), make)
-    _fill_properties(call, built, [(row[0], *row[width:]) for row in rows if row[width] is not None])
+    node_rows, props = split_joined(rows, len(kind.columns) + 1)  # node_select rows, then property columns
+    built = _protos(kind, node_rows, make)
+    _fill_properties(call, built, props)
     return built
 
 
 def _props_query(call: Call, kind: NodeKind) -> Any:
     """The property rows (node id, name, is_custom, values) of the nodes of one kind with ids in :ids."""
     return call.q(("node_props", kind.name), lambda: packed_rows(
-        _select_props(kind, bindparam("ids", expanding=True)), binary=[_PROTO_COLUMN]))
-
-
-def _select_props(kind: NodeKind, ids: Any) -> Any:
-    """The property rows of the nodes whose id is in `ids` (a list parameter or a SELECT of ids)."""
-    return select(kind.fk, *_property_columns(kind)).where(kind.fk.in_(ids))
+        select(kind.fk, *_property_columns(kind)).where(kind.fk.in_(bindparam("ids", expanding=True))),
+        binary=[_PROTO_COLUMN]))
 
 
 def _property_columns(kind: NodeKind) -> tuple:
@@ -178,7 +181,7 @@ def _property_columns(kind: NodeKind) -> tuple:
     return (p.c.name, p.c.is_custom_property, *(p.c[c] for c in PROPERTY_COLUMNS))
 
 
-_PROTO_COLUMN = 3 + PROPERTY_COLUMNS.index("proto_value")  # in _select_props' rows: sent as hex when packed
+_PROTO_COLUMN = 3 + PROPERTY_COLUMNS.index("proto_value")  # in _props_query's rows: sent as hex when packed
 
 
 _KINDS = (ARTIFACT, EXECUTION, CONTEXT)
@@ -228,10 +231,8 @@ def _built_kinds(call: Call, ids: Mapping[NodeKind, Iterable[int]], results: lis
     rows: list[list[tuple]] = [[] for _ in _KINDS]
     props: list[list[tuple]] = [[] for _ in _KINDS]
     for result in results:
-        if len(result) == 1:  # node rows joined to their property rows (NULLs: a node without any)
-            [joined] = result
-            node_rows = list({row[:2]: row[:_JOINED_WIDTH] for row in joined}.values())
-            prop_rows = [(row[0], row[1], *row[_JOINED_WIDTH:]) for row in joined if row[_JOINED_WIDTH] is not None]
+        if len(result) == 1:  # node rows joined to their property rows, named by (kind's index, id)
+            node_rows, prop_rows = split_joined(result[0], _JOINED_WIDTH, key=2)
         else:
             node_rows, prop_rows = result
         for row in node_rows:

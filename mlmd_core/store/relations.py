@@ -125,9 +125,9 @@ def get_events(call: Call, column: str, ids: Iterable[int], into: Any = None) ->
             EP, EP.c.event_id == E.c.id).where(_events_where(column)))
         path_rows = []
         for chunk in call.chunked(sorted(set(ids))):
-            joined = call.all(q, {"ids": chunk})
-            rows.extend({row[0]: row[:5] for row in joined}.values())
-            path_rows.extend((row[0], *row[5:]) for row in joined if row[5] is not None)
+            chunk_rows, chunk_paths = nodes.split_joined(call.all(q, {"ids": chunk}), len(_EVENT_COLUMNS))
+            rows.extend(chunk_rows)
+            path_rows.extend(chunk_paths)
     else:
         q = call.q(("events_by", column), lambda: packed_rows(select(*_EVENT_COLUMNS).where(_events_where(column))))
         if call.dialect_name != "sqlite":
@@ -153,17 +153,13 @@ def _select_paths(event_ids: Any) -> packed_rows:
     return packed_rows(select(EP.c.event_id, *_PATH_STEP_COLUMNS).where(EP.c.event_id.in_(event_ids)))
 
 
-def _select_paths_by_ids() -> packed_rows:
-    return _select_paths(bindparam("ids", expanding=True))
-
-
 def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None,
                      path_rows: Iterable[tuple] | None = None) -> dict[int, pb.Event]:
     """Event protos (with their paths) by event id, in row order, from (id, artifact_id, execution_id,
     type, milliseconds_since_epoch) rows; built in place in `into` (a repeated field) when given. The
     paths are read here unless `path_rows` (rows of _select_paths) are given."""
     if path_rows is None:
-        q = call.q("event_paths", _select_paths_by_ids)
+        q = call.q("event_paths", lambda: _select_paths(bindparam("ids", expanding=True)))
         path_rows = [row for chunk in call.chunked([r[0] for r in rows]) for row in call.all(q, {"ids": chunk})]
     steps: dict[int, list[tuple]] = {}
     for event_id, is_index, index, key in path_rows:
