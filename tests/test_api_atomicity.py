@@ -18,6 +18,7 @@ from store_fixtures import (  # noqa: F401
     make_types,
     pb,
     store,
+    store_dialect,
     store_snapshot,
 )
 
@@ -322,6 +323,24 @@ def test_in_memory_failing_put_execution_changes_nothing(store):
     arts[-1].custom_properties["ok"].int_value = 1
     arts[-1].properties["bogus"].int_value = 1
     with pytest.raises(errors.InvalidArgumentError, match="bogus"):
+        store.put_execution(pb.Execution(type_id=t.execution), [(a, pb.Event(type=pb.Event.OUTPUT)) for a in arts],
+                            [pb.Context(type_id=t.context, name="c2")])
+    assert store_snapshot(store) == snap
+
+
+def test_value_the_server_refuses_in_the_last_round_trip_changes_nothing(store):
+    """On a server, put_execution inserts the new execution and artifact in its first round trip (with the
+    BEGIN, which goes with the first statement) and their property rows in its last (with the COMMIT): a value
+    the server refuses there must undo the rows of the first too."""
+    if store_dialect(store) == "sqlite":
+        pytest.skip("SQLite stores any 64-bit integer: there is no value for it to refuse")
+    t = make_types(store)
+    store.put_execution(pb.Execution(type_id=t.execution), [(pb.Artifact(type_id=t.artifact), None)],
+                        [pb.Context(type_id=t.context, name="c")])
+    snap = store_snapshot(store)
+    arts = _arts(t, 2)
+    arts[-1].custom_properties["big"].int_value = 2**40  # MLMD's server schemas: int_value is a 32-bit INT
+    with pytest.raises(errors.InvalidArgumentError, match="does not fit"):
         store.put_execution(pb.Execution(type_id=t.execution), [(a, pb.Event(type=pb.Event.OUTPUT)) for a in arts],
                             [pb.Context(type_id=t.context, name="c2")])
     assert store_snapshot(store) == snap

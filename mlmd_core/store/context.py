@@ -23,12 +23,29 @@ class TypeInfo:
         self.properties = properties
 
 
+class TypeCache(dict):
+    """The store's types by id (dict[int, TypeInfo]), and the (kind, name) of each: put_type asks whether it
+    has met a name without scanning every type."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[tuple[int, str]] = set()
+
+    def add_all(self, infos: dict[int, TypeInfo]) -> None:
+        self.update(infos)
+        self.names.update((info.kind, info.name) for info in infos.values())
+
+    def clear(self) -> None:
+        super().clear()
+        self.names.clear()
+
+
 class Call(Cursor):
     """A cursor in the transaction of one service call."""
 
     __slots__ = ("type_cache", "_now", "_staged_types")
 
-    def __init__(self, raw: Any, statements: Statements, type_cache: dict[int, TypeInfo], cursor: Any = None):
+    def __init__(self, raw: Any, statements: Statements, type_cache: TypeCache, cursor: Any = None):
         super().__init__(raw, statements, cursor)
         self.type_cache = type_cache
         self._now: int | None = None
@@ -48,7 +65,8 @@ class Call(Cursor):
         self._staged_types[info.id] = info
 
     def commit_caches(self) -> None:
-        self.type_cache.update(self._staged_types)
+        if self._staged_types:
+            self.type_cache.add_all(self._staged_types)
 
     def q(self, key: Any, build: Callable[[], ClauseElement]) -> Statement:
         return self.statements.get(key, build)

@@ -12,7 +12,7 @@ from mlmd_core import errors
 from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.proto import metadata_store_service_pb2 as service_pb
 from mlmd_core.store import lineage, nodes, paging, relations, types
-from mlmd_core.store.context import Call, TypeInfo
+from mlmd_core.store.context import Call, TypeCache
 from mlmd_core.store.engine import Database, is_duplicate_key, map_db_error
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlmd_core.store.sql import Statements
@@ -42,7 +42,7 @@ class SqlService:
     def __init__(self, database: Database):
         self.database = database
         self.statements = Statements(database.dialect, database.insert_strategy, database.id_step)
-        self.type_cache: dict[int, TypeInfo] = {}
+        self.type_cache = TypeCache()
 
     def call(self, method: str, request: Any) -> Any:
         """Runs one RPC by name; raises mlmd_core.errors classes."""

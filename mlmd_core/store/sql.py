@@ -340,9 +340,9 @@ class Cursor:
             self._deferred.extend((stmt.sql, row) for row in rows)
 
     def send_deferred(self, commit: bool) -> bool:
-        """Sends the deferred writes: on MySQL as multi-statement queries of up to about a megabyte, the last
-        ending with COMMIT when `commit` (then True is returned: the transaction is committed); on PostgreSQL
-        in one pipeline (the caller commits)."""
+        """Sends the deferred writes, followed by COMMIT when `commit` (then True is returned: the transaction
+        is committed): on MySQL as multi-statement queries of up to about a megabyte, on PostgreSQL in one
+        pipeline."""
         if not self._deferred:
             return False
         deferred, self._deferred = self._deferred, []
@@ -351,7 +351,9 @@ class Cursor:
             with self.raw.pipeline():
                 for sql, values in deferred:
                     cursor.execute(sql, values)
-            return False
+                if commit:
+                    cursor.execute("COMMIT")
+            return commit
         for query in _multi_statements(self._mogrified(deferred) + ([b"COMMIT"] if commit else [])):
             cursor.execute(query)
             while cursor.nextset():  # a statement's error is raised when its result is read

@@ -278,7 +278,7 @@ def _properties(new: Any) -> dict[str, int]:
 
 def _met(call: Call, kind: NodeKind, name: str) -> bool:
     """Whether a type of this kind and name is in the process's type cache (read or written before)."""
-    return any(info.name == name and info.kind == kind.type_kind for info in list(call.type_cache.values()))
+    return (kind.type_kind, name) in call.type_cache.names
 
 
 def _external_id_clash(call: Call, external_id: str, own_id: int | None) -> None:
