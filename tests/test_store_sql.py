@@ -9,7 +9,7 @@ from typing import Any
 import pymysql
 import pytest
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from mlmd_core.store import schema
 from mlmd_core.store.sql import Statement, packed_rows
@@ -82,3 +82,27 @@ def test_packing_is_worth_it_from_the_expected_number_of_values() -> None:
     assert not pack.worth_it({}, [], None)  # nothing tells the size: plain the first time
     assert pack.worth_it({}, [], 200) and not pack.worth_it({}, [], 100)  # then by the size it had last time
     assert _pack(expected_rows=lambda params: params["limit"]).worth_it({"limit": 134}, [], 1)
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), MYSQL, postgresql.psycopg.dialect(paramstyle="format")],
+                         ids=["sqlite", "mysql", "postgresql"])
+def test_text_statements_compile_as_sqlalchemy_compiles_them(dialect: Any) -> None:
+    """insert_values and update_by_id write their placeholders themselves: the same SQL and parameter order as
+    SQLAlchemy's compiler gives for their text (which they skip, ≈ 0.2 ms a statement)."""
+    from sqlalchemy import text
+
+    from mlmd_core.store.nodes import PROPERTY_ROW
+    from mlmd_core.store.sql import insert_values, update_by_id
+
+    elements = [
+        insert_values(schema.artifact_property, "artifact_id", *PROPERTY_ROW),
+        insert_values(schema.attribution, "context_id", "artifact_id", skip_duplicates=True),
+        insert_values(schema.event_path, "event_id", "is_index_step", "step_index", "step_key",
+                      expressions={"event_id": "LAST_INSERT_ID() + :event_id"}),
+        update_by_id(schema.artifact, "name", "external_id", "uri", "state"),
+    ]
+    for element in elements:
+        stmt = Statement(element, dialect)
+        compiled = text(element.text(dialect.identifier_preparer)).compile(dialect=dialect)
+        assert (stmt.sql, stmt.names) == (compiled.string, tuple(compiled.positiontup))
+        assert stmt.names[-1] == ("row_id" if isinstance(element, update_by_id) else element.names[-1])

@@ -60,6 +60,7 @@ class MemoryConnection(apsw.Connection):
         # an in-memory connection to one call at a time (_memory_lock), and APSW refuses concurrent use itself.
         super().__init__(filename, flags=_MEMORY_OPEN_FLAGS)
         self.cursor_factory = _MemoryCursor
+        self._control = self.cursor()  # for COMMIT and ROLLBACK: Connection.execute makes a cursor each time
         # Plans that do not depend on bound values: APSW's SQLite (built with STAT4) otherwise re-prepares a
         # statement such as a type lookup by name ordered by id after every commit (≈ 70k instructions, 4×
         # the lookup itself).
@@ -67,11 +68,11 @@ class MemoryConnection(apsw.Connection):
 
     def commit(self) -> None:
         if self.in_transaction:
-            self.execute("COMMIT")
+            self._control.execute("COMMIT")
 
     def rollback(self) -> None:
         if self.in_transaction:
-            self.execute("ROLLBACK")
+            self._control.execute("ROLLBACK")
 
     def create_function(self, name: str, num_params: int, func: Any, deterministic: bool = False) -> None:
         """sqlite3's signature (SQLAlchemy's dialect registers `regexp` with it on connect)."""
@@ -497,7 +498,7 @@ class Database:
         elif handle is not False:
             handle.close()
 
-    def begin(self, raw: Any, write: bool) -> None:
+    def begin(self, raw: Any, write: bool, cursor: Any = None) -> None:
         """Starts the call's transaction. SQLite writers take the write lock up front (BEGIN IMMEDIATE)
         so two writers never deadlock upgrading a read lock; in-memory reads need no transaction.
 
@@ -512,8 +513,8 @@ class Database:
             return
         if not write and self.in_memory:
             return
-        try:
-            raw.execute("BEGIN IMMEDIATE" if write and not self.read_only else "BEGIN")
+        try:  # on the call's cursor when given: a connection's execute() makes a cursor each time
+            (raw if cursor is None else cursor).execute("BEGIN IMMEDIATE" if write and not self.read_only else "BEGIN")
         except SQLITE_ERRORS as exc:
             raise map_db_error(exc) from exc
 

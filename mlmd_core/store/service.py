@@ -72,7 +72,7 @@ class SqlService:
                 raise (errors.UnavailableError(f"Cannot connect to the database server: {exc}")
                        if db.is_disconnect(exc, None) else map_db_error(exc)) from exc
             try:
-                db.begin(raw, write)
+                db.begin(raw, write, cursor)
                 try:
                     call = Call(raw, self.statements, self.type_cache, cursor)
                     handler(call, request, response)

@@ -524,9 +524,33 @@ class _TextStatement:
         raise NotImplementedError
 
     def compile(self, dialect: Dialect) -> Any:
-        from sqlalchemy import text
+        """The text with the dialect's positional placeholders, as SQLAlchemy would compile it, but without its
+        compiler (≈ 0.2 ms a statement, on the first call that needs it)."""
+        written = self.text(dialect.identifier_preparer)
+        placeholder = _PLACEHOLDERS.get(dialect.paramstyle)
+        if placeholder is None:
+            from sqlalchemy import text
 
-        return text(self.text(dialect.identifier_preparer)).compile(dialect=dialect)
+            return text(written).compile(dialect=dialect)
+        if placeholder == "%s":
+            written = written.replace("%", "%%")
+        return _Compiled(_TEXT_PARAMETER.sub(placeholder, written), tuple(_TEXT_PARAMETER.findall(written)))
+
+
+# Positional placeholders by DB-API paramstyle, and a `:name` parameter of a _TextStatement's text (not `::type`).
+_PLACEHOLDERS = {"qmark": "?", "format": "%s"}
+_TEXT_PARAMETER = re.compile(r"(?<!:):(\w+)")
+
+
+class _Compiled:
+    """What Statement reads of a compiled statement."""
+
+    positional = True
+
+    def __init__(self, string: str, positiontup: tuple[str, ...]):
+        self.string = string
+        self.positiontup = positiontup
+        self.params: dict[str, Any] = {}
 
 
 class insert_values(_TextStatement):  # noqa: N801 - used like a statement constructor
