@@ -387,12 +387,13 @@ def _postgres_engine(cfg: pb.PostgreSQLDatabaseConfig) -> sqlalchemy.Engine:
     params.setdefault("connect_timeout", 10)
     where = f"{cfg.host or cfg.hostaddr or 'localhost'}:{cfg.port or 5432}"
 
+    store_cursor = _pg_cursor_class()
+
     def connect(dbname: str, autocommit: bool = False, pooled: bool = False) -> Any:
         """A pooled connection killed while it is set up raises the driver's error: Database.run connects again."""
         try:
-            if pooled:
-                return psycopg.connect(dbname=dbname, autocommit=autocommit, cursor_factory=_pg_cursor_class(),
-                                       **params)
+            if pooled:  # the store's connections
+                return psycopg.connect(dbname=dbname, autocommit=autocommit, cursor_factory=store_cursor, **params)
             return psycopg.connect(dbname=dbname, autocommit=autocommit, **params)
         except psycopg.OperationalError as exc:
             if (dbname == cfg.dbname and "does not exist" in str(exc)) or (pooled and _pg_cut_off(exc)):
