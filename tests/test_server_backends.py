@@ -175,8 +175,9 @@ def test_reads_sent_together_fail_together_and_leave_the_connection_usable(backe
 
 
 def test_no_call_leaves_its_connection_in_a_transaction(backend: str) -> None:
-    """On MySQL a write's BEGIN travels with its first statement: a write that fails there, or that runs no
-    statement at all, must not leave the pooled connection inside a transaction (it would hold its locks)."""
+    """A write's BEGIN travels with its first statement: a write that fails there, or that runs no statement at
+    all, must not leave the pooled connection inside a transaction (it would hold its locks) nor its BEGIN
+    pending for the next call."""
     s = open_store(fresh_config(backend))
     database = s._backend.database
 
@@ -184,10 +185,10 @@ def test_no_call_leaves_its_connection_in_a_transaction(backend: str) -> None:
         """What the server says of the pooled connection (MariaDB: @@in_transaction), not our own flags."""
         handle, raw, _ = database.acquire()
         try:
-            if backend == "postgresql":
-                return raw.info.transaction_status == 0 and not database._in_transaction(raw)
             if getattr(raw, "mlmd_begin_pending", False) or database._in_transaction(raw):
                 return False
+            if backend == "postgresql":
+                return raw.info.transaction_status == 0
             cursor = raw.cursor()
             cursor.execute("SELECT @@in_transaction")
             return list(cursor.fetchall()) == [(0,)]
@@ -206,6 +207,39 @@ def test_no_call_leaves_its_connection_in_a_transaction(backend: str) -> None:
             with contextlib.suppress(errors.StatusError):
                 call()
             assert idle()
+    finally:
+        close_store(s)
+
+
+def test_a_writes_begin_goes_with_whichever_statement_comes_first(backend: str) -> None:
+    """Database.begin only marks a write's BEGIN pending; the driver's cursor sends it with the call's first
+    statement however that goes (on its own, by executemany, in a PostgreSQL pipeline). Rolled back, none of the
+    rows stays (without the BEGIN they would have been committed one by one)."""
+    from mlmd_core.store import schema
+
+    s = open_store(fresh_config(backend))
+    database = s._backend.database
+    sql = (f"INSERT INTO {database.dialect.identifier_preparer.format_table(schema.type_table)} (name, type_kind) "
+           "VALUES (%s, %s)")
+
+    def in_pipeline(raw, rows):
+        with raw.pipeline():
+            raw.cursor().execute(sql, rows[0])
+
+    ways = {"execute": lambda raw, rows: raw.cursor().execute(sql, rows[0]),
+            "executemany": lambda raw, rows: raw.cursor().executemany(sql, rows)}
+    if backend == "postgresql":
+        ways["pipeline"] = in_pipeline
+    try:
+        for way, run in ways.items():
+            handle, raw, _ = database.acquire()
+            try:
+                database.begin(raw, write=True)
+                run(raw, [(f"begun_by_{way}", 1), (f"begun_by_{way}_too", 1)])
+                database.rollback(raw)
+            finally:
+                database.release(handle)
+        assert not [t.name for t in s.get_artifact_types() if t.name.startswith("begun_by_")]
     finally:
         close_store(s)
 

@@ -369,12 +369,6 @@ class Cursor:
     def one(self, stmt: Statement, params: Mapping[str, Any] | None = None) -> tuple | None:
         return self.run(stmt, params).fetchone()
 
-    def many(self, stmt: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
-        """executemany with one dict of parameters per row."""
-        if rows:
-            names = stmt.names
-            self._cursor.executemany(stmt.sql, [tuple(r[n] for n in names) for r in rows])
-
     def many_tuples(self, stmt: Statement, rows: Sequence[tuple]) -> None:
         """Writes rows given as tuples in the order of the statement's parameters (for insert_values: the
         column order given there). The fast path for bulk inserts: an insert_values batch goes as multi-row
@@ -529,9 +523,7 @@ class _TextStatement:
         written = self.text(dialect.identifier_preparer)
         placeholder = _PLACEHOLDERS.get(dialect.paramstyle)
         if placeholder is None:
-            from sqlalchemy import text
-
-            return text(written).compile(dialect=dialect)
+            raise ValueError(f"the {dialect.name} engine must use a positional paramstyle (qmark or format)")
         if placeholder == "%s":
             written = written.replace("%", "%%")
         return _Compiled(_TEXT_PARAMETER.sub(placeholder, written), tuple(_TEXT_PARAMETER.findall(written)))
