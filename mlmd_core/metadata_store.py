@@ -169,7 +169,7 @@ class MetadataStore:
             if remaining is not None and remaining < MAX_NUM_RESULT:
                 options.max_result_size = remaining
             response = self._call(method, request)
-            page = getattr(response, field)
+            page = getattr(response, field)[:]  # copied out ([:]): see _get_list
             result.extend(page)
             if remaining is not None:
                 remaining -= len(page)

@@ -20,6 +20,10 @@ from mlmd_core.store.kinds import NodeKind
 from mlmd_core.store.sql import packed_rows
 
 Field = pb.ListOperationOptions.OrderByField.Field
+# Read once: each attribute of an enum wrapper is looked up by a Python __getattr__.
+ID, CREATE_TIME, LAST_UPDATE_TIME = Field.ID, Field.CREATE_TIME, Field.LAST_UPDATE_TIME
+# The node column each order_by_field orders by.
+_ORDER_COLUMNS = {ID: "id", CREATE_TIME: "create_time_since_epoch", LAST_UPDATE_TIME: "last_update_time_since_epoch"}
 # The SQL LIMIT is capped here, so a page holds at most 101 rows (MLMD's behaviour, issue #201 there).
 MAX_PAGE_ROWS = 101
 
@@ -74,9 +78,7 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
         )
     order = options.order_by_field
     field, asc = order.field, order.is_asc
-    column = {Field.ID: t.c.id, Field.CREATE_TIME: t.c.create_time_since_epoch,
-              Field.LAST_UPDATE_TIME: t.c.last_update_time_since_epoch}.get(field)
-    if column is None:
+    if field not in _ORDER_COLUMNS:
         name = Field.Name(field) if field in Field.values() else field
         raise errors.InvalidArgumentError(f"Unsupported field: {name}")
 
@@ -91,22 +93,22 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
                 f"{_short(previous.set_options)} Current Options: {_short(options)}"
             )
         page = "next"
-        if field == Field.ID:
+        if field == ID:
             params["id_offset"] = previous.id_offset
-        elif field == Field.CREATE_TIME:
+        elif field == CREATE_TIME:
             params["field_offset"], params["id_offset"] = previous.field_offset, previous.id_offset
         else:
             params["field_offset"] = previous.field_offset
             params["listed"] = list(previous.listed_ids) or [0]
 
     def page_select() -> Any:
-        id_col = t.c.id
+        id_col, column = t.c.id, t.c[_ORDER_COLUMNS[field]]
         extra: list[Any] = []
         if page == "next":
             after = (lambda a, b: a > b) if asc else (lambda a, b: a < b)
-            if field == Field.ID:
+            if field == ID:
                 extra.append(after(id_col, bindparam("id_offset")))
-            elif field == Field.CREATE_TIME:
+            elif field == CREATE_TIME:
                 off = bindparam("field_offset")
                 # Strictly after the last row in (create_time, id) order. MLMD's own SQL here skips rows
                 # whose id is below the offset but whose time is later; ours does not.
@@ -116,7 +118,7 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
                 extra.append(or_(after(column, off), and_(column == off, id_col.notin_(
                     bindparam("listed", expanding=True)))))
         direction = (lambda c: c.asc()) if asc else (lambda c: c.desc())
-        ordering = [direction(id_col)] if field == Field.ID else [direction(column), direction(id_col)]
+        ordering = [direction(id_col)] if field == ID else [direction(column), direction(id_col)]
         return where(nodes.node_select(kind), *extra).order_by(*ordering).limit(bindparam("page_limit"))
 
     statement_key = ("list_page", kind.name, key, field, asc, page, query_shape)
@@ -141,8 +143,8 @@ def _page_limit(params: Mapping[str, Any]) -> int:
 
 
 # The order of a page's node_select rows by its field, then id, as a sort key of a row (packed_rows' order).
-_ORDER_KEYS = {Field.ID: nodes.BY_ID, Field.CREATE_TIME: operator.itemgetter(4, 0),
-               Field.LAST_UPDATE_TIME: operator.itemgetter(5, 0)}
+_ORDER_KEYS = {ID: nodes.BY_ID, CREATE_TIME: operator.itemgetter(4, 0),
+               LAST_UPDATE_TIME: operator.itemgetter(5, 0)}
 
 
 def _next_token(options: pb.ListOperationOptions, field: int, rows: list[tuple],
@@ -150,9 +152,9 @@ def _next_token(options: pb.ListOperationOptions, field: int, rows: list[tuple],
     token = pb.ListOperationNextPageToken()
     last = rows[-1]
     last_id, ctime, utime = last[0], last[4], last[5]  # node_select columns
-    if field == Field.ID:
+    if field == ID:
         token.field_offset = token.id_offset = last_id
-    elif field == Field.CREATE_TIME:
+    elif field == CREATE_TIME:
         token.field_offset, token.id_offset = ctime, last_id
     else:
         token.field_offset = utime
