@@ -355,7 +355,7 @@ def _fill_properties(call: Call, nodes: Mapping[int, Any], rows: Iterable[tuple]
             decode(target, int_v, double_v, string_v, proto_v, bool_v, raw_proto)
 
 
-_HELD_IN_NONE = len(PROPERTY_COLUMNS)  # a property row without a value (written so by other clients)
+_HELD_IN_NONE = len(PROPERTY_COLUMNS)  # a property row without a value (a downgrade below schema 10 leaves some)
 
 
 def _fill_held_properties(nodes: Mapping[int, Any], rows: Iterable[tuple]) -> None:

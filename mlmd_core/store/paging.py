@@ -21,9 +21,9 @@ from mlmd_core.store.sql import packed_rows
 
 Field = pb.ListOperationOptions.OrderByField.Field
 # Read once: each attribute of an enum wrapper is looked up by a Python __getattr__.
-ID, CREATE_TIME, LAST_UPDATE_TIME = Field.ID, Field.CREATE_TIME, Field.LAST_UPDATE_TIME
+_ID, _CREATE_TIME, _LAST_UPDATE_TIME = Field.ID, Field.CREATE_TIME, Field.LAST_UPDATE_TIME
 # The node column each order_by_field orders by.
-_ORDER_COLUMNS = {ID: "id", CREATE_TIME: "create_time_since_epoch", LAST_UPDATE_TIME: "last_update_time_since_epoch"}
+_ORDER_COLUMNS = {_ID: "id", _CREATE_TIME: "create_time_since_epoch", _LAST_UPDATE_TIME: "last_update_time_since_epoch"}
 # The SQL LIMIT is capped here, so a page holds at most 101 rows (MLMD's behaviour, issue #201 there).
 MAX_PAGE_ROWS = 101
 
@@ -93,9 +93,9 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
                 f"{_short(previous.set_options)} Current Options: {_short(options)}"
             )
         page = "next"
-        if field == ID:
+        if field == _ID:
             params["id_offset"] = previous.id_offset
-        elif field == CREATE_TIME:
+        elif field == _CREATE_TIME:
             params["field_offset"], params["id_offset"] = previous.field_offset, previous.id_offset
         else:
             params["field_offset"] = previous.field_offset
@@ -106,9 +106,9 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
         extra: list[Any] = []
         if page == "next":
             after = (lambda a, b: a > b) if asc else (lambda a, b: a < b)
-            if field == ID:
+            if field == _ID:
                 extra.append(after(id_col, bindparam("id_offset")))
-            elif field == CREATE_TIME:
+            elif field == _CREATE_TIME:
                 off = bindparam("field_offset")
                 # Strictly after the last row in (create_time, id) order. MLMD's own SQL here skips rows
                 # whose id is below the offset but whose time is later; ours does not.
@@ -118,7 +118,7 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
                 extra.append(or_(after(column, off), and_(column == off, id_col.notin_(
                     bindparam("listed", expanding=True)))))
         direction = (lambda c: c.asc()) if asc else (lambda c: c.desc())
-        ordering = [direction(id_col)] if field == ID else [direction(column), direction(id_col)]
+        ordering = [direction(id_col)] if field == _ID else [direction(column), direction(id_col)]
         return where(nodes.node_select(kind), *extra).order_by(*ordering).limit(bindparam("page_limit"))
 
     statement_key = ("list_page", kind.name, key, field, asc, page, query_shape)
@@ -143,8 +143,8 @@ def _page_limit(params: Mapping[str, Any]) -> int:
 
 
 # The order of a page's node_select rows by its field, then id, as a sort key of a row (packed_rows' order).
-_ORDER_KEYS = {ID: nodes.BY_ID, CREATE_TIME: operator.itemgetter(4, 0),
-               LAST_UPDATE_TIME: operator.itemgetter(5, 0)}
+_ORDER_KEYS = {_ID: nodes.BY_ID, _CREATE_TIME: operator.itemgetter(4, 0),
+               _LAST_UPDATE_TIME: operator.itemgetter(5, 0)}
 
 
 def _next_token(options: pb.ListOperationOptions, field: int, rows: list[tuple],
@@ -152,9 +152,9 @@ def _next_token(options: pb.ListOperationOptions, field: int, rows: list[tuple],
     token = pb.ListOperationNextPageToken()
     last = rows[-1]
     last_id, ctime, utime = last[0], last[4], last[5]  # node_select columns
-    if field == ID:
+    if field == _ID:
         token.field_offset = token.id_offset = last_id
-    elif field == CREATE_TIME:
+    elif field == _CREATE_TIME:
         token.field_offset, token.id_offset = ctime, last_id
     else:
         token.field_offset = utime
