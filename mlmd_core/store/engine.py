@@ -218,12 +218,13 @@ def _mysql_engine(cfg: pb.MySQLDatabaseConfig) -> sqlalchemy.Engine:
     if cfg.HasField("ssl_options"):
         ssl = cfg.ssl_options
         args["ssl"] = {k: getattr(ssl, k) for k in ("key", "cert", "ca", "capath", "cipher") if getattr(ssl, k)}
-        # MLMD's verify_server_cert checks the server's certificate and host name (MYSQL_OPT_SSL_VERIFY_SERVER_CERT).
+        # MLMD's verify_server_cert checks the server's certificate and host name (MYSQL_OPT_SSL_VERIFY_SERVER_CERT);
+        # without it a given CA still checks the certificate's chain, as libmariadb does.
         if driver_name == "mysqlclient":
             args["ssl_mode"] = "VERIFY_IDENTITY" if ssl.verify_server_cert else "REQUIRED"
-        else:
-            args["ssl_verify_cert"] = bool(ssl.verify_server_cert)
-            args["ssl_verify_identity"] = bool(ssl.verify_server_cert)
+        else:  # in the dict: pymysql's ssl_verify_* arguments would replace it with one of their own, without the CA
+            args["ssl"].update(check_hostname=ssl.verify_server_cert,
+                               verify_mode=bool(ssl.verify_server_cert or ssl.ca or ssl.capath))
     where = cfg.socket or f"{args.get('host')}:{args.get('port')}"
 
     def connect(database: str | None, pooled: bool = False) -> Any:
