@@ -136,3 +136,28 @@ def test_postgresql_client_certificate_with_an_encrypted_key(postgres_port: int,
         MetadataStore(_postgres(postgres_port, "certuser", sslmode="verify-full", sslrootcert=certs.ca,
                                 sslcert=certs.client_cert, sslkey=certs.client_key_encrypted,
                                 sslpassword="not the password"))
+
+
+def test_mysql_over_the_servers_unix_socket(mariadb: tls_servers.MariaDB) -> None:
+    """ConnectionConfig.mysql.socket: no host or port, the server's socket (root logs in there)."""
+    config = pb.ConnectionConfig()
+    config.mysql.socket, config.mysql.user, config.mysql.database = str(mariadb.socket), "root", "mlmd_socket"
+    _round_trip(config)
+
+
+def test_postgresql_hostaddr_and_passfile(postgres_port: int, tmp_path: Path) -> None:
+    """`pwuser` logs in by password: read from passfile (libpq's ~/.pgpass format) when the config has none; the
+    server found by hostaddr alone."""
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"127.0.0.1:{postgres_port}:*:pwuser:{tls_servers.PG_PASSWORD}\n")
+    passfile.chmod(0o600)
+    config = _postgres(postgres_port, "pwuser")
+    config.postgresql.passfile = str(passfile)
+    _round_trip(config)
+    by_address = _postgres(postgres_port, "pwuser")
+    by_address.postgresql.ClearField("host")
+    by_address.postgresql.hostaddr, by_address.postgresql.passfile = "127.0.0.1", str(passfile)
+    _round_trip(by_address)
+    passfile.write_text(f"127.0.0.1:{postgres_port}:*:pwuser:not the password\n")
+    with pytest.raises(errors.UnavailableError, match="password authentication failed"):
+        MetadataStore(config)

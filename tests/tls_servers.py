@@ -158,9 +158,13 @@ def postgres_missing() -> str | None:
     return None
 
 
+PG_PASSWORD = "pg password"
+
+
 def start_postgres(certs: Certs) -> Iterator[int]:
     """A PostgreSQL serving TLS with the test CA's certificate; yields its port. Over TCP only TLS connections
-    are let in: `certuser` by its client certificate (the test CA's, CN certuser), everyone else on trust."""
+    are let in: `certuser` by its client certificate (the test CA's, CN certuser), `pwuser` by its password
+    (PG_PASSWORD), everyone else on trust."""
     directory = Path(tempfile.mkdtemp(prefix="mlmd-pg-tls-"))  # not under pytest's tmp_path: postgres must enter it
     try:
         shutil.chown(directory, "postgres", "postgres")
@@ -174,6 +178,7 @@ def start_postgres(certs: Certs) -> Iterator[int]:
         (data / "pg_hba.conf").write_text(
             "local all all trust\n"
             "hostssl all certuser 127.0.0.1/32 cert\n"
+            "hostssl all pwuser 127.0.0.1/32 scram-sha-256\n"
             "hostssl all all 127.0.0.1/32 trust\n"
             "hostnossl all all 127.0.0.1/32 reject\n")
         port = free_port()
@@ -183,7 +188,8 @@ def start_postgres(certs: Certs) -> Iterator[int]:
         _run(*as_postgres, _pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options, "start")
         try:
             _run(*as_postgres, _pg_bin("psql"), "-h", str(directory), "-p", str(port), "-U", "postgres", "-d",
-                 "postgres", "-c", "CREATE USER certuser SUPERUSER")
+                 "postgres", "-c", "CREATE USER certuser SUPERUSER",
+                 "-c", f"CREATE USER pwuser SUPERUSER PASSWORD '{PG_PASSWORD}'")
             yield port
         finally:
             subprocess.run([*as_postgres, _pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
