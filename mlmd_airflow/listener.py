@@ -38,23 +38,26 @@ if TYPE_CHECKING:
 
 
 def _preload() -> None:
-    """Imports the recording code and the SQL store engine now, when the plugin loads.
+    """Imports the recording code and the SQL store engine now, when the plugin loads, and compiles the SQLite
+    statements recording uses (recording.warm_up, into a throw-away in-memory store).
 
     Airflow forks task processes from components that loaded the plugin (LocalExecutor workers are forked from
-    the scheduler, task runners from those), so modules imported here are inherited instead of being imported
-    again by every task process -- about 100-200 ms per task instance otherwise. Importing is all that happens
-    here: no store is opened and nothing is recorded outside task processes.
+    the scheduler, task runners from those), so what is loaded here is inherited instead of being done again by
+    every task process: the imports, about 100-200 ms per task instance otherwise, and the compiled statements,
+    12-15 ms. Nothing is written to a real store outside task processes.
     """
     try:
-        import mlmd_airflow.recording  # noqa: F401
+        import mlmd_airflow.recording
         import mlmd_core.store.bootstrap  # noqa: F401
+
+        mlmd_airflow.recording.warm_up()
     except Exception:  # recording then imports on first use, and reports its own error there
         log.debug("mlmd-airflow: preloading the recording modules failed", exc_info=True)
 
 
-_preload()
-
 log = logging.getLogger(__name__)
+
+_preload()
 
 #: Per-process counters: `recorded` (records written), `failed` (errors), `timed_out` (writes abandoned after
 #: `[mlmd] timeout`), `ignored` (hooks not for a task process / excluded tasks).

@@ -106,3 +106,38 @@ def test_text_statements_compile_as_sqlalchemy_compiles_them(dialect: Any) -> No
         compiled = text(element.text(dialect.identifier_preparer)).compile(dialect=dialect)
         assert (stmt.sql, stmt.names) == (compiled.string, tuple(compiled.positiontup))
         assert stmt.names[-1] == ("row_id" if isinstance(element, update_by_id) else element.names[-1])
+
+
+def test_sqlite_stores_of_a_process_share_compiled_statements(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A statement one SQLite store compiled is not compiled again by another, in memory or on a file (what lets
+    Airflow's task processes inherit the listener's, tests/airflow/test_listener_warm_up.py); a statement's
+    parameters stay each call's own."""
+    from mlmd_core import MetadataStore
+    from mlmd_core.proto import metadata_store_pb2 as pb
+    from mlmd_core.store import sql
+
+    def store(path: str | None) -> MetadataStore:
+        config = pb.ConnectionConfig()
+        if path is None:
+            config.fake_database.SetInParent()
+        else:
+            config.sqlite.filename_uri = path
+        return MetadataStore(config)
+
+    def read_back(s: MetadataStore, uri: str) -> list[str]:
+        type_id = s.put_artifact_type(pb.ArtifactType(name="Shared", properties={"n": pb.INT}))
+        artifact = pb.Artifact(type_id=type_id, uri=uri)
+        artifact.properties["n"].int_value = len(uri)
+        [artifact_id] = s.put_artifacts([artifact])
+        return [(a.uri, a.properties["n"].int_value) for a in s.get_artifacts_by_id([artifact_id])]
+
+    first = store(None)
+    assert read_back(first, "/first") == [("/first", 6)]
+    compiled: list[Any] = []
+    original = sql.Statement.__init__
+    monkeypatch.setattr(sql.Statement, "__init__", lambda self, *a: (compiled.append(a[0]), original(self, *a)))
+    second = store(str(tmp_path / "second.sqlite"))
+    assert read_back(second, "/second/one") == [("/second/one", 11)]
+    assert compiled == [], [str(c) for c in compiled]
+    first.close()
+    second.close()

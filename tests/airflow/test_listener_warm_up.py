@@ -1,0 +1,70 @@
+"""Task processes compile no SQL of their own: the listener's plugin compiles the statements recording uses when
+it loads (recording.warm_up), and mlmd_core shares compiled SQLite statements between the stores of a process, so
+a task process forked from one that loaded the plugin records its task with what it inherited. Each case runs in
+a new interpreter, whose statement cache nothing else has filled."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+# Records one task (started, then done with an XCom output) into a new SQLite file store in a forked child, as
+# Airflow's task runner would, and prints how many statements the child compiled. PRELOAD is what the parent
+# imported first.
+SCRIPT = textwrap.dedent("""
+    import os, sys
+    PRELOAD
+    from mlmd_airflow.recording import TaskRun, Writer, XComRef
+    from mlmd_core import MetadataStore
+    from mlmd_core.proto import metadata_store_pb2 as pb
+    from mlmd_core.store import sql
+
+    pid = os.fork()
+    if pid:
+        _, status = os.waitpid(pid, 0)
+        sys.exit(os.waitstatus_to_exitcode(status))
+    compiled = []
+    original = sql.Statement.__init__
+    def counting(self, element, dialect):
+        compiled.append(str(element).split()[0])
+        original(self, element, dialect)
+    sql.Statement.__init__ = counting
+    config = pb.ConnectionConfig()
+    config.sqlite.filename_uri = sys.argv[1]
+    store = MetadataStore(config)
+    before_records = len(compiled)
+    writer = Writer(store)
+    output = XComRef("d", "r", "t", -1, "return_value")
+    for state, airflow_state, outputs in ((pb.Execution.RUNNING, "running", []),
+                                          (pb.Execution.COMPLETE, "success", [output])):
+        writer.record(TaskRun(dag_id="d", run_id="r", task_id="t", map_index=-1, try_number=1, execution_type="d.t",
+                              operator="@task", state=state, airflow_state=airflow_state, outputs=outputs))
+    store.close()
+    print("COMPILED", before_records, len(compiled) - before_records)
+    sys.stdout.flush()
+    os._exit(0)
+""")
+
+
+def _compiled_in_task_process(tmp_path: Path, preload: str) -> tuple[int, int]:
+    """(statements compiled opening the store, while recording) in the forked child."""
+    script = SCRIPT.replace("PRELOAD", preload)
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "mlmd.sqlite")], capture_output=True,
+                          text=True, timeout=300, check=True)
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("COMPILED ")]  # Airflow logs too
+    opening, recording = map(int, line.split()[1:])
+    return opening, recording
+
+
+def test_a_task_process_forked_after_the_listener_loaded_compiles_nothing_to_record(tmp_path: Path) -> None:
+    opening, recording = _compiled_in_task_process(tmp_path, "import mlmd_airflow.listener")
+    assert recording == 0
+    assert opening <= 2  # a new file's schema version and type reads: the warm-up's store was in memory
+
+
+def test_without_the_listener_a_task_process_compiles_its_statements(tmp_path: Path) -> None:
+    """The control: the same child, its parent having imported the recording code only."""
+    _, recording = _compiled_in_task_process(tmp_path, "import mlmd_airflow.recording")
+    assert recording >= 20
