@@ -4,6 +4,8 @@ against a real SQLite file, `--json` parsed and checked, the errors, and grpc://
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -306,8 +308,9 @@ def test_every_command_has_an_example() -> None:
     def walk(command: click.Command, path: list[str]) -> list[list[str]]:
         found = [path]
         if isinstance(command, click.Group):
-            for name, sub in command.commands.items():
-                found += walk(sub, [*path, name])
+            context = click.Context(command)
+            for name in command.list_commands(context):  # a group's plug-ins join on first use (not .commands)
+                found += walk(command.get_command(context, name), [*path, name])
         return found
 
     paths = walk(cli, [])
@@ -318,3 +321,14 @@ def test_every_command_has_an_example() -> None:
         out = ok(*path, "--help")
         assert "Example" in out and "  mlmd " in out, path
         assert f"  mlmd {' '.join(path)}".rstrip() in out, path  # the example runs this very command
+
+
+def test_a_plugin_that_imports_the_cli_first_still_joins_it() -> None:
+    """mlmd_airflow.cache.cli imports mlmd_core.cli (for its examples); imported first, it must still become
+    `mlmd cache`, with no warning: the group adds the plug-ins on first use, not while its module is imported."""
+    code = ("import click, mlmd_airflow.cache.cli\n"
+            "from mlmd_core.cli import cli\n"
+            "print(sorted(cli.list_commands(click.Context(cli))))\n")
+    done = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "'cache'" in done.stdout and "'ui'" in done.stdout and "'artifacts'" in done.stdout, done.stdout

@@ -1,5 +1,5 @@
-"""The `mlmd` command: one click group; mlmd_core's commands are registered in `commands()` below, plug-ins
-(`mlmd cache`, `mlmd ui` from mlmd_airflow) through the `mlmd.cli` entry point.
+"""The `mlmd` command: one click group; mlmd_core's commands are registered below, plug-ins (`mlmd cache`,
+`mlmd ui` from mlmd_airflow) through the `mlmd.cli` entry point (`plugin_commands`).
 
 Errors from the store are printed as `Error: <ErrorClass>: <message>` on stderr with exit status 1, never as a
 traceback (the group converts them, so every command gets that for free).
@@ -21,7 +21,27 @@ from mlmd_core.cli.target import examples
 
 
 class _Group(click.Group):
-    """A group that turns MLMD errors raised anywhere below it into one-line click errors (exit status 1)."""
+    """A group that turns MLMD errors raised anywhere below it into one-line click errors (exit status 1), and
+    that adds the plug-ins' commands (`plugin_commands`) when first asked for its commands rather than when this
+    module is imported: a plug-in's module may import mlmd_core.cli itself (mlmd_airflow.cache.cli does), and
+    importing it first would otherwise make this module load it while it is half-imported."""
+
+    _plugins_added = False
+
+    def _add_plugins(self) -> None:
+        if not self._plugins_added:
+            self._plugins_added = True
+            for command in plugin_commands():
+                if command.name not in self.commands:
+                    self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugins()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        self._add_plugins()
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -42,11 +62,10 @@ def cli() -> None:
     """ML Metadata store tools: browse a store, follow lineage, serve, export and import it."""
 
 
-def commands() -> list[click.Command]:
-    """The sub-commands of `mlmd`: mlmd_core's own (add new groups here), then those other installed packages
-    register under the `mlmd.cli` entry-point group (mlmd_core never imports them itself). One that fails to
-    load is left out with a warning, so it cannot break the others."""
-    found: list[click.Command] = [*read.COMMANDS, db, server.server, *transfer.COMMANDS]
+def plugin_commands() -> list[click.Command]:
+    """The sub-commands other installed packages register under the `mlmd.cli` entry-point group (mlmd_core never
+    imports them itself). One that fails to load is left out with a warning, so it cannot break the others."""
+    found: list[click.Command] = []
     for entry in sorted(importlib.metadata.entry_points(group="mlmd.cli"), key=lambda e: e.name):
         try:
             command = entry.load()
@@ -58,7 +77,8 @@ def commands() -> list[click.Command]:
     return found
 
 
-for _command in commands():
+# mlmd_core's own sub-commands (add new groups here); the plug-ins' join when the group is first used.
+for _command in (*read.COMMANDS, db, server.server, *transfer.COMMANDS):
     cli.add_command(_command)
 
 
