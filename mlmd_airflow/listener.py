@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
 
 def _preload() -> None:
-    """Imports the recording code and the SQL store engine now, when the plugin loads, and compiles the SQLite
-    statements recording uses (recording.warm_up, into a throw-away in-memory store).
+    """Imports the recording code and the SQL store engine now, when the plugin loads, and (unless `[mlmd] enabled`
+    is off) compiles the SQLite statements recording uses (recording.warm_up, into a throw-away in-memory store).
 
     Airflow forks task processes from components that loaded the plugin (LocalExecutor workers are forked from
     the scheduler, task runners from those), so what is loaded here is inherited instead of being done again by
@@ -50,7 +50,8 @@ def _preload() -> None:
         import mlmd_airflow.recording
         import mlmd_core.store.bootstrap  # noqa: F401
 
-        mlmd_airflow.recording.warm_up()
+        if load_settings().enabled:  # disabled, the task processes record nothing
+            mlmd_airflow.recording.warm_up()
     except Exception:  # recording then imports on first use, and reports its own error there
         log.debug("mlmd-airflow: preloading the recording modules failed", exc_info=True)
 

@@ -5,6 +5,7 @@ a new interpreter, whose statement cache nothing else has filled."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -48,11 +49,11 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _compiled_in_task_process(tmp_path: Path, preload: str) -> tuple[int, int]:
-    """(statements compiled opening the store, while recording) in the forked child."""
+def _compiled_in_task_process(tmp_path: Path, preload: str, enabled: str = "True") -> tuple[int, int]:
+    """(statements compiled opening the store, while recording) in the forked child; `enabled`: `[mlmd] enabled`."""
     script = SCRIPT.replace("PRELOAD", preload)
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "mlmd.sqlite")], capture_output=True,
-                          text=True, timeout=300, check=True)
+                          text=True, timeout=300, check=True, env={**os.environ, "AIRFLOW__MLMD__ENABLED": enabled})
     [line] = [line for line in done.stdout.splitlines() if line.startswith("COMPILED ")]  # Airflow logs too
     opening, recording = map(int, line.split()[1:])
     return opening, recording
@@ -67,4 +68,10 @@ def test_a_task_process_forked_after_the_listener_loaded_compiles_nothing_to_rec
 def test_without_the_listener_a_task_process_compiles_its_statements(tmp_path: Path) -> None:
     """The control: the same child, its parent having imported the recording code only."""
     _, recording = _compiled_in_task_process(tmp_path, "import mlmd_airflow.recording")
+    assert recording >= 20
+
+
+def test_a_disabled_listener_compiles_nothing_when_the_plugin_loads(tmp_path: Path) -> None:
+    """With `[mlmd] enabled = False` the task processes record nothing, so the plugin warms nothing up either."""
+    _, recording = _compiled_in_task_process(tmp_path, "import mlmd_airflow.listener", enabled="False")
     assert recording >= 20
