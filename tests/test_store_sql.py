@@ -141,3 +141,31 @@ def test_sqlite_stores_of_a_process_share_compiled_statements(tmp_path: Any, mon
     assert compiled == [], [str(c) for c in compiled]
     first.close()
     second.close()
+
+
+def test_statement_caches_start_afresh_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every new filter-query shape compiles statements of its own: past STATEMENTS_KEPT the shared cache and the
+    store's start afresh (a long-lived gRPC server meets ever new shapes), and the statements compiled again
+    give the same answers."""
+    from mlmd_core import ListOptions, MetadataStore
+    from mlmd_core.proto import metadata_store_pb2 as pb
+    from mlmd_core.store import sql
+
+    config = pb.ConnectionConfig()
+    config.fake_database.SetInParent()
+    store = MetadataStore(config)
+    type_id = store.put_artifact_type(pb.ArtifactType(name="Bounded"))
+    ids = store.put_artifacts([pb.Artifact(type_id=type_id, uri=f"/u{i}") for i in range(3)])
+    monkeypatch.setattr(sql, "STATEMENTS_KEPT", 12)
+    monkeypatch.setattr(sql, "_SQLITE_STATEMENTS", {})
+    statements = store._backend.statements  # type: ignore[attr-defined]
+    monkeypatch.setattr(statements, "_shared", sql._SQLITE_STATEMENTS)
+    largest = 0
+    for round_ in range(2):
+        for i in range(10):  # ten shapes (literals are parameters: a shape is the query without them)
+            query = " OR ".join([f'uri = "/u{i % 3}"'] * (i + 1))
+            found = store.get_artifacts(list_options=ListOptions(filter_query=query))
+            assert [a.id for a in found] == [ids[i % 3]], (round_, query)
+            largest = max(largest, len(sql._SQLITE_STATEMENTS), len(statements._cache))
+    assert largest == sql.STATEMENTS_KEPT  # filled up, never past it
+    store.close()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 
 from mlmd_core import errors
 from mlmd_core.proto import metadata_store_pb2 as pb
@@ -102,9 +103,18 @@ def _path_rows(events: Iterable[tuple[int, pb.Event]]) -> list[tuple]:
 
 
 # ml-metadata's order (that of the SQLite index it reads through).
-EVENT_ORDER = {"execution_id": lambda r: (r[2], r[0]), "artifact_id": lambda r: (r[1], r[2], r[3])}
+EVENT_ORDER = {"execution_id": operator.itemgetter(2, 0), "artifact_id": operator.itemgetter(1, 2, 3)}
 _EVENT_COLUMNS = (E.c.id, E.c.artifact_id, E.c.execution_id, E.c.type, E.c.milliseconds_since_epoch)
 _PATH_STEP_COLUMNS = (EP.c.is_index_step, EP.c.step_index, EP.c.step_key)
+
+
+def _path_step_columns(dialect_name: str) -> tuple:
+    """A path step's columns in a read: _PATH_STEP_COLUMNS, or on SQLite its index or key in one column, told
+    apart by type (SQLite gives each value as stored: an int or a str), which halves the values Python's sqlite3
+    reads of a path (the paths of 300 events: 365 against 295 µs)."""
+    if dialect_name == "sqlite":
+        return (func.coalesce(EP.c.step_index, EP.c.step_key).label("step"),)
+    return _PATH_STEP_COLUMNS
 
 
 def _events_where(column: str) -> Any:
@@ -134,7 +144,7 @@ def get_events(call: Call, column: str, ids: Iterable[int], into: Any = None) ->
             # their paths by the same condition, in the same round trip: events are never changed nor deleted,
             # so an event written in between only adds path rows, which are skipped
             paths_q = call.q(("event_paths_by", column),
-                             lambda: _select_paths(select(E.c.id).where(_events_where(column))))
+                             lambda: _select_paths(call, select(E.c.id).where(_events_where(column))))
             path_rows = []
         for chunk in call.chunked(sorted(set(ids))):
             if path_rows is None:
@@ -147,10 +157,11 @@ def get_events(call: Call, column: str, ids: Iterable[int], into: Any = None) ->
     return list(events_from_rows(call, rows, into, path_rows).values())
 
 
-def _select_paths(event_ids: Any) -> packed_rows:
+def _select_paths(call: Call, event_ids: Any) -> packed_rows:
     """The path steps of the events whose id is in `event_ids` (a list parameter or a SELECT of ids), each
-    event's in the order they were written."""
-    return packed_rows(select(EP.c.event_id, *_PATH_STEP_COLUMNS).where(EP.c.event_id.in_(event_ids)))
+    event's in the order they were written: (event id, then _path_step_columns)."""
+    return packed_rows(select(EP.c.event_id, *_path_step_columns(call.dialect_name))
+                       .where(EP.c.event_id.in_(event_ids)))
 
 
 def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None,
@@ -159,11 +170,11 @@ def events_from_rows(call: Call, rows: Sequence[tuple], into: Any = None,
     type, milliseconds_since_epoch) rows; built in place in `into` (a repeated field) when given. The
     paths are read here unless `path_rows` (rows of _select_paths) are given."""
     if path_rows is None:
-        q = call.q("event_paths", lambda: _select_paths(bindparam("ids", expanding=True)))
+        q = call.q("event_paths", lambda: _select_paths(call, bindparam("ids", expanding=True)))
         path_rows = [row for chunk in call.chunked([r[0] for r in rows]) for row in call.all(q, {"ids": chunk})]
     steps: dict[int, list[tuple]] = {}
-    for event_id, is_index, index, key in path_rows:
-        steps.setdefault(event_id, []).append((is_index, index, key))
+    for row in path_rows:
+        steps.setdefault(row[0], []).append(row[1:])
     # Fields are set one by one (with upb faster than keyword arguments); a path is parsed into each event
     # from its serialized form, which costs half what copying a Path message in does.
     make = pb.Event if into is None else into.add
@@ -187,15 +198,22 @@ _PATHS_KEPT = 4096
 
 
 def _serialized_path(steps: tuple) -> bytes:
-    """An Event holding only the path of these (is_index, index, key) steps, serialized."""
+    """An Event holding only the path of these steps (each the _path_step_columns of a row), serialized."""
     path = _serialized_paths.get(steps)
     if path is None:
         if len(_serialized_paths) >= _PATHS_KEPT:
             _serialized_paths.clear()
         path = _serialized_paths[steps] = pb.Event(path=pb.Event.Path(steps=[
-            {"index": index} if is_index else {"key": key} for is_index, index, key in steps
-        ])).SerializeToString()
+            _step(step) for step in steps])).SerializeToString()
     return path
+
+
+def _step(columns: tuple) -> dict[str, Any]:
+    """A Path.Step (as a dict) of a row's _path_step_columns."""
+    if len(columns) == 1:  # SQLite's one column: an index is an int, a key a str
+        return {"index": columns[0]} if isinstance(columns[0], int) else {"key": columns[0]}
+    is_index, index, key = columns
+    return {"index": index} if is_index else {"key": key}
 
 
 # ------------------------------------------------------------------------ attributions and associations

@@ -194,6 +194,10 @@ _MULTI_STATEMENT_BYTES = 1 << 20
 # warms them when the plugin loads). Compiling is most of a new process's first calls (recording one task: 32
 # statements, 12-15 ms).
 _SQLITE_STATEMENTS: dict[Any, Statement] = {}
+# A statement cache (the shared one, a server store's own) starts afresh past this many statements: a filter
+# query's shape is part of its statements' keys, and a long-lived process (the gRPC server) may meet ever new
+# ones. Everyday calls use far fewer (mlmd_bench.py's workloads: 57; the filter and paging tests: about 1,500).
+STATEMENTS_KEPT = 4096
 
 
 class Statements:
@@ -216,9 +220,18 @@ class Statements:
                 shared_key = (dialect.driver, dialect.paramstyle, dialect.server_version_info, key)
                 stmt = self._shared.get(shared_key)
                 if stmt is None:
+                    _make_room(self._shared)
                     stmt = self._shared[shared_key] = Statement(build(), dialect)
+            _make_room(self._cache)
             self._cache[key] = stmt
         return stmt
+
+
+def _make_room(cache: dict[Any, Statement]) -> None:
+    """Empties a full statement cache (see STATEMENTS_KEPT): statements in use stay valid, the ones still needed
+    are compiled again."""
+    if len(cache) >= STATEMENTS_KEPT:
+        cache.clear()
 
 
 def _multi_statements(parts: Sequence[bytes]) -> list[bytes]:
