@@ -20,6 +20,9 @@ from mlmd_core.proto import metadata_store_service_pb2 as service_pb
 
 # The page size the client asks for while following next_page_token (MLMD's MAX_NUM_RESULT).
 MAX_NUM_RESULT = 100
+# The same in process, where no RPC caps a page: a listing's page re-runs its query past the last one's rows (a
+# filter query on MariaDB: 2-6 ms a page whatever its size), and rows are kept only a page at a time.
+IN_PROCESS_PAGE_SIZE = 10_000
 # The request class of each MetadataStoreService method, by method name.
 _REQUESTS = {m.name: getattr(service_pb, m.input_type.name)
              for m in service_pb.DESCRIPTOR.services_by_name["MetadataStoreService"].methods}
@@ -149,7 +152,8 @@ class MetadataStore:
 
     def _call_with_list_options(self, method: str, field: str, request: Any,
                                 list_options: Optional[ListOptions]) -> list:
-        """Follows next_page_token, MAX_NUM_RESULT rows a call, until `limit` rows or the end."""
+        """Follows next_page_token, MAX_NUM_RESULT rows a call (IN_PROCESS_PAGE_SIZE in process), until `limit`
+        rows or the end."""
         if list_options is None:
             return getattr(self._call(method, request), field)[:]
         if list_options.limit and list_options.limit < 1:
@@ -157,7 +161,8 @@ class MetadataStore:
                 f"Invalid list_options.limit value passed. list_options.limit is expected to be greater "
                 f"than 1, got {list_options.limit}")
         options = request.options
-        options.max_result_size = MAX_NUM_RESULT
+        page_size = IN_PROCESS_PAGE_SIZE if self._in_process else MAX_NUM_RESULT
+        options.max_result_size = page_size
         options.order_by_field.is_asc = list_options.is_asc
         if list_options.order_by:
             options.order_by_field.field = list_options.order_by.value
@@ -166,9 +171,9 @@ class MetadataStore:
         remaining = list_options.limit or None
         result: list = []
         while True:
-            if remaining is not None and remaining < MAX_NUM_RESULT:
+            if remaining is not None and remaining < page_size:
                 options.max_result_size = remaining
-            response = self._call(method, request)
+            response = self._call_page(method, request)
             page = getattr(response, field)[:]  # copied out ([:]): see _get_list
             result.extend(page)
             if remaining is not None:
@@ -179,6 +184,12 @@ class MetadataStore:
                 break
             options.next_page_token = response.next_page_token
         return result
+
+    def _call_page(self, method: str, request: Any) -> Any:
+        """One page of a listing; in process without the RPC's cap on its rows (MLMD's server gives at most 101)."""
+        if self._in_process:
+            return self._retrying(lambda: self._backend.call(method, request, page_rows=None))  # type: ignore[call-arg]
+        return self._call(method, request)
 
     @property
     def pipeline_asset(self) -> None:

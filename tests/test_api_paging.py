@@ -7,6 +7,7 @@ import re
 
 import pytest
 from store_fixtures import (
+    GRPC,
     STORE_BACKENDS,
     backend_config,
     close_store,
@@ -19,6 +20,8 @@ from store_fixtures import (
     svc_pb,
     tick,
 )
+
+from mlmd_core import metadata_store
 
 ListOptions = mlmd.ListOptions
 OrderByField = mlmd.OrderByField
@@ -97,6 +100,26 @@ def test_fixture_has_distinct_orders(data):
 # ---------------------------------------------------------------------------------------- client paging
 
 
+@pytest.fixture(params=[100, metadata_store.IN_PROCESS_PAGE_SIZE], ids=["pages_of_100", "in_process_pages"])
+def page_size(request, monkeypatch):
+    """The in-process client's page size: MLMD's client's 100 (page boundaries fall inside the fixture's batches),
+    and its own (all the fixture's rows in one page). Over gRPC the client pages by 100 either way."""
+    monkeypatch.setattr(metadata_store, "IN_PROCESS_PAGE_SIZE", request.param)
+    return request.param
+
+
+def test_in_process_client_reads_a_listing_in_one_page(data, monkeypatch):
+    """No RPC caps an in-process page at 101 rows, so a listing of 260 rows is one call (a filter query's page
+    re-runs the query), with the rows MLMD's client reads 100 a call, as it does over gRPC."""
+    calls = []
+    backend_call = data.store._backend.call
+    monkeypatch.setattr(data.store._backend, "call", lambda method, *a, **kw: (
+        calls.append(method), backend_call(method, *a, **kw))[1])
+    got = data.store.get_artifacts(ListOptions(filter_query="uri LIKE '/%'", order_by=OrderByField.UPDATE_TIME))
+    assert _ids(got) == _sorted_ids(data.artifacts, "update", True)
+    assert calls == ["GetArtifacts"] * (3 if GRPC else 1)
+
+
 def test_no_options_returns_everything_in_id_order(data):
     assert _ids(data.store.get_artifacts()) == _sorted_ids(data.artifacts, "id", True)
 
@@ -108,7 +131,7 @@ def test_default_list_options_is_id_ascending(data):
 @pytest.mark.parametrize("order_by,field", [(OrderByField.ID, "id"), (OrderByField.CREATE_TIME, "create"),
                                             (OrderByField.UPDATE_TIME, "update")])
 @pytest.mark.parametrize("is_asc", [True, False])
-def test_order_over_several_pages(data, order_by, field, is_asc):
+def test_order_over_several_pages(data, order_by, field, is_asc, page_size):
     got = data.store.get_artifacts(ListOptions(order_by=order_by, is_asc=is_asc))
     assert _ids(got) == _sorted_ids(data.artifacts, field, is_asc)
     assert len(got) == N_ARTIFACTS
@@ -117,7 +140,7 @@ def test_order_over_several_pages(data, order_by, field, is_asc):
 @pytest.mark.parametrize("order_by,field", [(OrderByField.ID, "id"), (OrderByField.CREATE_TIME, "create"),
                                             (OrderByField.UPDATE_TIME, "update")])
 @pytest.mark.parametrize("limit", [1, 7, 100, 101, 150, 250])
-def test_limit(data, order_by, field, limit):
+def test_limit(data, order_by, field, limit, page_size):
     got = data.store.get_artifacts(ListOptions(limit=limit, order_by=order_by, is_asc=False))
     assert _ids(got) == _sorted_ids(data.artifacts, field, False)[:limit]
 
@@ -155,7 +178,7 @@ def test_get_executions_by_context_defaults_to_newest_first(data):
     assert _ids(got) == sorted(_ids(got), reverse=True)
 
 
-def test_get_executions_by_context_with_options(data):
+def test_get_executions_by_context_with_options(data, page_size):
     s = data.store
     asc = s.get_executions_by_context(data.context_id, ListOptions(order_by=OrderByField.ID, is_asc=True))
     assert _ids(asc) == sorted(_ids(data.executions))
@@ -317,6 +340,28 @@ def test_raw_update_time_page_ending_inside_a_long_run_of_equal_times(backend):
         second = raw_call(s, "GetArtifacts", req)
         assert _ids(first.artifacts) + _ids(second.artifacts) == ids
         assert not second.next_page_token
+    finally:
+        close_store(s)
+
+
+@pytest.mark.parametrize("backend", STORE_BACKENDS)
+def test_raw_update_time_page_after_more_listed_ids_than_a_statement_binds(backend):
+    """33,000 artifacts written by one call share their update time, so a token past them lists all their ids
+    (a page of 100 a call gets there on its 330th page): more values than SQLite binds in a statement (32,766;
+    999 before 3.32), so there the list goes as one JSON array. The page leaves out exactly the listed ids."""
+    s = open_store(backend_config(backend))
+    try:
+        type_id = make_types(s).artifact
+        ids = s.put_artifacts([pb.Artifact(type_id=type_id, uri=f"/{i}") for i in range(33_050)])
+        [first] = s.get_artifacts_by_id(ids[:1])
+        assert len({a.last_update_time_since_epoch for a in s.get_artifacts_by_id(ids[-1:] + ids[:1])}) == 1
+        req = _request(max_result_size=100, field=Field.LAST_UPDATE_TIME, is_asc=True)
+        token = pb.ListOperationNextPageToken(field_offset=first.last_update_time_since_epoch,
+                                              listed_ids=ids[:33_000], set_options=req.options)
+        req.options.next_page_token = base64.urlsafe_b64encode(token.SerializeToString()).decode().rstrip("=")
+        page = raw_call(s, "GetArtifacts", req)
+        assert _ids(page.artifacts) == ids[33_000:]
+        assert not page.next_page_token
     finally:
         close_store(s)
 

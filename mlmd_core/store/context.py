@@ -40,14 +40,22 @@ class TypeCache(dict):
         self.names.clear()
 
 
+# The most rows a page of a listing holds over RPC, as in MLMD's server: its SQL LIMIT is capped at 101 (issue #201
+# there), so a larger max_result_size gets 101 rows and no next_page_token.
+RPC_PAGE_ROWS = 101
+
+
 class Call(Cursor):
-    """A cursor in the transaction of one service call."""
+    """A cursor in the transaction of one service call. `page_rows`: the most rows a listing's page holds
+    (RPC_PAGE_ROWS; None for the in-process client, whose pages are as large as it asks)."""
 
-    __slots__ = ("type_cache", "_now", "_staged_types")
+    __slots__ = ("type_cache", "page_rows", "_now", "_staged_types")
 
-    def __init__(self, raw: Any, statements: Statements, type_cache: TypeCache, cursor: Any = None):
+    def __init__(self, raw: Any, statements: Statements, type_cache: TypeCache, cursor: Any = None,
+                 page_rows: int | None = RPC_PAGE_ROWS):
         super().__init__(raw, statements, cursor)
         self.type_cache = type_cache
+        self.page_rows = page_rows
         self._now: int | None = None
         self._staged_types: dict[int, TypeInfo] = {}
 

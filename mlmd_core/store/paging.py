@@ -24,8 +24,6 @@ Field = pb.ListOperationOptions.OrderByField.Field
 _ID, _CREATE_TIME, _LAST_UPDATE_TIME = Field.ID, Field.CREATE_TIME, Field.LAST_UPDATE_TIME
 # The node column each order_by_field orders by.
 _ORDER_COLUMNS = {_ID: "id", _CREATE_TIME: "create_time_since_epoch", _LAST_UPDATE_TIME: "last_update_time_since_epoch"}
-# The SQL LIMIT is capped here, so a page holds at most 101 rows (MLMD's behaviour, issue #201 there).
-MAX_PAGE_ROWS = 101
 
 # Builds the extra WHERE condition of a listing (e.g. "type_id = :type_id"), or None for all nodes.
 Condition = Callable[[NodeKind], Any] | None
@@ -123,7 +121,7 @@ def list_nodes(call: Call, kind: NodeKind, options: pb.ListOperationOptions | No
 
     statement_key = ("list_page", kind.name, key, field, asc, page, query_shape)
     size = options.max_result_size
-    params["page_limit"] = min(size + 1, MAX_PAGE_ROWS)
+    params["page_limit"] = size + 1 if call.page_rows is None else min(size + 1, call.page_rows)
     props = None
     if nodes.joined_pages(call):
         rows, props = nodes.read_page_joined(call, kind, statement_key, page_select, params, _ORDER_KEYS[field],

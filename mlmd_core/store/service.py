@@ -12,7 +12,7 @@ from mlmd_core import errors
 from mlmd_core.proto import metadata_store_pb2 as pb
 from mlmd_core.proto import metadata_store_service_pb2 as service_pb
 from mlmd_core.store import lineage, nodes, paging, relations, types
-from mlmd_core.store.context import Call, TypeCache
+from mlmd_core.store.context import RPC_PAGE_ROWS, Call, TypeCache
 from mlmd_core.store.engine import Database, is_duplicate_key, map_db_error
 from mlmd_core.store.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlmd_core.store.sql import Statements
@@ -44,15 +44,16 @@ class SqlService:
         self.statements = Statements(database.dialect, database.insert_strategy, database.id_step)
         self.type_cache = TypeCache()
 
-    def call(self, method: str, request: Any) -> Any:
-        """Runs one RPC by name; raises mlmd_core.errors classes."""
+    def call(self, method: str, request: Any, page_rows: int | None = RPC_PAGE_ROWS) -> Any:
+        """Runs one RPC by name; raises mlmd_core.errors classes. `page_rows`: as Call's."""
         entry = HANDLERS.get(method)
         if entry is None:
             raise errors.UnimplementedError(f"{method} is not implemented.")
         handler, response_class, write = entry
-        return self.run(method, handler, request, response_class, write)
+        return self.run(method, handler, request, response_class, write, page_rows)
 
-    def run(self, method: str, handler: Handler, request: Any, response_class: Any, write: bool) -> Any:
+    def run(self, method: str, handler: Handler, request: Any, response_class: Any, write: bool,
+            page_rows: int | None = RPC_PAGE_ROWS) -> Any:
         """Runs a handler in one transaction (`method` names it in errors): an RPC, or an in-process
         composite such as the hydrated lineage subgraph."""
         if write and self.database.read_only:
@@ -74,7 +75,7 @@ class SqlService:
             try:
                 db.begin(raw, write, cursor)
                 try:
-                    call = Call(raw, self.statements, self.type_cache, cursor)
+                    call = Call(raw, self.statements, self.type_cache, cursor, page_rows)
                     handler(call, request, response)
                     committing = True
                     # the deferred writes (Cursor.defer), on MySQL in one round trip with the COMMIT

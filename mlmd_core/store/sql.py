@@ -3,7 +3,7 @@
 SQLAlchemy builds every statement (and owns dialects, pooling and DDL); this module only skips the
 per-call compile/bind layer, which costs more than the SQLite work itself on the hot paths. Lists bound
 with ``bindparam(name, expanding=True)`` are expanded here, per list length (on PostgreSQL, past
-PG_ARRAY_ABOVE values, a list goes as one array).
+PG_ARRAY_ABOVE values, a list goes as one array; on SQLite, past SQLITE_MAX_PARAMETERS, as one JSON array).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ class Statement:
     """One statement for one dialect: its SQL text and the order of its (positional) parameters."""
 
     __slots__ = ("sql", "names", "expanding", "defaults", "_by_lengths", "_placeholder", "multi_row", "suffix",
-                 "_array_sql", "_unnest", "_update", "_quote", "pack", "_inline_parts", "last_rows", "_sole_list",
-                 "rows_per_statement")
+                 "_array_sql", "_json_sql", "_unnest", "_update", "_quote", "pack", "_inline_parts", "last_rows",
+                 "_sole_list", "rows_per_statement")
 
     def __init__(self, element: Any, dialect: Dialect):
         self.pack: packed_rows | None = None  # a packed_rows SELECT on MySQL
@@ -49,6 +49,14 @@ class Statement:
         if dialect.name == "postgresql" and self.expanding:
             self._array_sql = _IN_LIST.sub(lambda m: "<> ALL(%s)" if m.group(1) else "= ANY(%s)", self.sql)
             if _EXPANDING.search(self._array_sql):
+                raise ValueError(f"a list parameter outside [NOT] IN (...): {self.sql}")
+        # SQLite, more values than a statement may bind (a listing's page by update time excludes the ids listed
+        # before it, all the rows sharing a time): each list as one JSON array, `[NOT] IN (SELECT value FROM
+        # json_each(?))`.
+        self._json_sql: str | None = None
+        if dialect.name == "sqlite" and self.expanding:
+            self._json_sql = _IN_LIST.sub(lambda m: f"{m.group(1) or ''}IN (SELECT value FROM json_each(?))", self.sql)
+            if _EXPANDING.search(self._json_sql):
                 raise ValueError(f"a list parameter outside [NOT] IN (...): {self.sql}")
         # Values the statement carries itself (literals in WHERE clauses become bound parameters).
         self.defaults = {k: v for k, v in compiled.params.items() if v is not None}
@@ -116,6 +124,8 @@ class Statement:
             values = params[self._sole_list]
             if not isinstance(values, (list, tuple)):  # the driver binds a sequence
                 values = list(values)
+            if len(values) > SQLITE_MAX_PARAMETERS:
+                return self._json_sql, [json.dumps(list(values))]  # type: ignore[return-value]
             key = (len(values),)
             sql = self._by_lengths.get(key)
             if sql is None:
@@ -127,9 +137,11 @@ class Statement:
             return self.sql, tuple(params[n] for n in self.names)
         if self._inline_parts is not None and (inlined := self._inlined(params)) is not None:
             return inlined
-        if self._array_sql is not None and (
-                len(self.names) - len(self.expanding) + sum(len(params[n]) for n in self.expanding) > PG_ARRAY_ABOVE):
+        if self._array_sql is not None and self._bound_values(params) > PG_ARRAY_ABOVE:
             return self._array_sql, tuple(list(params[n]) if n in self.expanding else params[n] for n in self.names)
+        if self._json_sql is not None and self._bound_values(params) > SQLITE_MAX_PARAMETERS:
+            return self._json_sql, tuple(json.dumps(list(params[n])) if n in self.expanding else params[n]
+                                         for n in self.names)
         values: list[Any] = []
         lengths: list[int] = []
         for name in self.names:
@@ -144,6 +156,10 @@ class Statement:
         if sql is None:
             sql = self._by_lengths[key] = self._expanded(key)
         return sql, values
+
+    def _bound_values(self, params: Mapping[str, Any]) -> int:
+        """How many values an execution binds with its lists expanded."""
+        return len(self.names) - len(self.expanding) + sum(len(params[n]) for n in self.expanding)
 
     def _expanded(self, lengths: tuple[int, ...]) -> str:
         """The SQL text with its lists expanded to these lengths."""
