@@ -20,9 +20,10 @@ from mlmd_core.proto import metadata_store_service_pb2 as service_pb
 
 # The page size the client asks for while following next_page_token (MLMD's MAX_NUM_RESULT).
 MAX_NUM_RESULT = 100
-# The same in process, where no RPC caps a page: a listing's page re-runs its query past the last one's rows (a
-# filter query on MariaDB: 2-6 ms a page whatever its size), and rows are kept only a page at a time.
-IN_PROCESS_PAGE_SIZE = 10_000
+# The same in process, where no RPC caps a page: each page runs the listing's query again past the rows before
+# it (a filter query on MariaDB: 2-6 ms a page whatever its size), and holds its rows at once (1,000 artifacts of
+# 5 properties read joined on a server: 3.6 MB at the peak; 10,000: about 33 MB).
+IN_PROCESS_PAGE_SIZE = 1_000
 # The request class of each MetadataStoreService method, by method name.
 _REQUESTS = {m.name: getattr(service_pb, m.input_type.name)
              for m in service_pb.DESCRIPTOR.services_by_name["MetadataStoreService"].methods}
