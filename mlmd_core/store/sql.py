@@ -45,19 +45,13 @@ class Statement:
         self.names: tuple[str, ...] = tuple(compiled.positiontup)
         self.expanding = frozenset(_EXPANDING.findall(self.sql))
         # PostgreSQL, lists longer than PG_ARRAY_ABOVE: `= ANY(%s)` with an array, one text whatever the length.
-        self._array_sql: str | None = None
-        if dialect.name == "postgresql" and self.expanding:
-            self._array_sql = _IN_LIST.sub(lambda m: "<> ALL(%s)" if m.group(1) else "= ANY(%s)", self.sql)
-            if _EXPANDING.search(self._array_sql):
-                raise ValueError(f"a list parameter outside [NOT] IN (...): {self.sql}")
+        self._array_sql = (self._lists_as_one_value(lambda negated: "<> ALL(%s)" if negated else "= ANY(%s)")
+                           if dialect.name == "postgresql" else None)
         # SQLite, more values than a statement may bind (a listing's page by update time excludes the ids listed
-        # before it, all the rows sharing a time): each list as one JSON array, `[NOT] IN (SELECT value FROM
-        # json_each(?))`.
-        self._json_sql: str | None = None
-        if dialect.name == "sqlite" and self.expanding:
-            self._json_sql = _IN_LIST.sub(lambda m: f"{m.group(1) or ''}IN (SELECT value FROM json_each(?))", self.sql)
-            if _EXPANDING.search(self._json_sql):
-                raise ValueError(f"a list parameter outside [NOT] IN (...): {self.sql}")
+        # before it, all the rows sharing a time): each list as one JSON array.
+        self._json_sql = (self._lists_as_one_value(
+            lambda negated: f"{'NOT ' if negated else ''}IN (SELECT value FROM json_each(?))")
+            if dialect.name == "sqlite" else None)
         # Values the statement carries itself (literals in WHERE clauses become bound parameters).
         self.defaults = {k: v for k, v in compiled.params.items() if v is not None}
         self._by_lengths: dict[tuple[int, ...], str] = {}
@@ -156,6 +150,16 @@ class Statement:
         if sql is None:
             sql = self._by_lengths[key] = self._expanded(key)
         return sql, values
+
+    def _lists_as_one_value(self, written: Callable[[bool], str]) -> str | None:
+        """The SQL text with each `[NOT] IN (list)` replaced by `written(negated)`, which binds the list as one
+        value; None without lists. A list anywhere else is refused (ValueError)."""
+        if not self.expanding:
+            return None
+        sql = _IN_LIST.sub(lambda m: written(bool(m.group(1))), self.sql)
+        if _EXPANDING.search(sql):
+            raise ValueError(f"a list parameter outside [NOT] IN (...): {self.sql}")
+        return sql
 
     def _bound_values(self, params: Mapping[str, Any]) -> int:
         """How many values an execution binds with its lists expanded."""
