@@ -116,6 +116,10 @@ class MetadataStore:
                 self._backend = open_service(config, migration)
             except errors.StatusError as exc:
                 raise _connect_error(exc) from exc
+            if config.WhichOneof("config") in ("sqlite", "fake_database"):  # see mlmd_core.warm_up
+                from mlmd_core.warm_up import warm_up
+
+                warm_up()
         elif isinstance(config, pb.MetadataStoreClientConfig):
             if enable_upgrade_migration:
                 raise ValueError("Upgrade migration is not allowed when using gRPC connection client. "

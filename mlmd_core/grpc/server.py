@@ -205,13 +205,19 @@ def open_backend(config: pb.MetadataStoreServerConfig, retries: int = 5) -> Back
     attempt = 0
     while True:
         try:
-            return open_service(connection, config.migration_options if config.HasField("migration_options")
-                                else pb.MigrationOptions())
+            backend = open_service(connection, config.migration_options if config.HasField("migration_options")
+                                   else pb.MigrationOptions())
+            break
         except errors.AbortedError:
             attempt += 1
             if attempt > retries:
                 raise
             time.sleep(0.1 * attempt)
+    if connection.WhichOneof("config") in ("sqlite", "fake_database"):  # see mlmd_core.warm_up
+        from mlmd_core.warm_up import warm_up
+
+        warm_up()
+    return backend
 
 
 def serve(config: Optional[pb.MetadataStoreServerConfig] = None, host: str = DEFAULT_HOST, port: int = 0,

@@ -650,11 +650,12 @@ def _update(call: Call, kind: NodeKind, nodes: Sequence[Any], mask_paths: Sequen
         columns = (*(mutable[i] for i in changed_columns), "last_update_time_since_epoch")
         q = call.q(("update_nodes", kind.name, changed_columns), lambda c=columns: update_by_id(t, *c))
         call.defer(q, rows)  # nothing later in a call reads these rows back: sent with the commit
-    p = kind.props
-    q = call.q(("delete_props", kind.name), lambda: delete(p).where(and_(
-        kind.fk == bindparam("node_id"), p.c.name == bindparam("pname"),
-        p.c.is_custom_property == bindparam("custom"))))
-    call.defer(q, deleted_props)
+    if deleted_props:
+        p = kind.props
+        q = call.q(("delete_props", kind.name), lambda: delete(p).where(and_(
+            kind.fk == bindparam("node_id"), p.c.name == bindparam("pname"),
+            p.c.is_custom_property == bindparam("custom"))))
+        call.defer(q, deleted_props)
     _insert_properties(call, kind, inserted_props)
 
 
