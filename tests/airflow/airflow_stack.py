@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -17,15 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ports import free_port
 from recording_helpers import DAGS_DIR
 
 AIRFLOW = str(Path(os.sys.executable).with_name("airflow"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http(method: str, url: str, body: dict | None = None) -> tuple[int, Any]:

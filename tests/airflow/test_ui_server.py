@@ -18,8 +18,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
+from ports import free_port
 from recording_helpers import load_dag, store_env
-from ui_browser import chromium_page, click_node, free_port, luminance, stop
+from ui_browser import chromium_page, click_node, luminance, stop
 
 DAG_ID = "mlmd_ui_demo"
 AIRFLOW = str(Path(os.sys.executable).with_name("airflow"))

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from lineage_fixture import XSS_NAME, XSS_VALUE, record_demo, record_wide
-from ui_browser import chromium_page, click_node, free_port, luminance, stop
+from ports import free_port
+from ui_browser import chromium_page, click_node, luminance, stop
 
 from mlmd_core import MetadataStore
 from mlmd_core.grpc.testing import ServerProcess, write_server_config
