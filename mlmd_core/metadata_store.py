@@ -108,6 +108,7 @@ class MetadataStore:
         self._in_process = isinstance(config, pb.ConnectionConfig)  # a SqlService backend, not gRPC
         if self._in_process:
             from mlmd_core.store.bootstrap import open_service
+            from mlmd_core.warm_up import warm_up_for
 
             if config.HasField("retry_options") and config.retry_options.HasField("max_num_retries"):
                 self._max_num_retries = config.retry_options.max_num_retries
@@ -116,10 +117,7 @@ class MetadataStore:
                 self._backend = open_service(config, migration)
             except errors.StatusError as exc:
                 raise _connect_error(exc) from exc
-            if config.WhichOneof("config") in ("sqlite", "fake_database"):  # see mlmd_core.warm_up
-                from mlmd_core.warm_up import warm_up
-
-                warm_up()
+            warm_up_for(config)  # the process's first SQLite store compiles the everyday statements
         elif isinstance(config, pb.MetadataStoreClientConfig):
             if enable_upgrade_migration:
                 raise ValueError("Upgrade migration is not allowed when using gRPC connection client. "

@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 # Opens a store on a SQLite file (or serves one over gRPC with SERVED) and records a small pipeline run through
 # the everyday calls (in another order, with other values than the warm-up's), then reads it back; prints how
 # many statements were compiled while opening and while calling. DISABLE turns the warm-up off.
@@ -101,3 +103,25 @@ def test_a_grpc_server_on_sqlite_warms_up_its_process(tmp_path: Path) -> None:
     opening, calling = _compiled(tmp_path, "SERVED")
     assert calling == 0
     assert opening >= 40
+
+
+def test_a_failing_warm_up_is_logged_and_the_store_opens(monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """The warm-up only saves compiling later: if it fails, opening the store still succeeds, and it says why."""
+    from mlmd_core import MetadataStore
+    from mlmd_core import warm_up as warm_up_module
+    from mlmd_core.proto import metadata_store_pb2 as pb
+
+    def broken(store: MetadataStore) -> None:
+        raise RuntimeError("made to fail")
+
+    monkeypatch.setattr(warm_up_module, "_done", False)
+    monkeypatch.setattr(warm_up_module, "_make_everyday_calls", broken)
+    config = pb.ConnectionConfig()
+    config.fake_database.SetInParent()
+    with caplog.at_level("WARNING", logger="mlmd_core.warm_up"):
+        store = MetadataStore(config)
+    assert store.put_artifact_type(pb.ArtifactType(name="Opened")) > 0
+    [record] = [r for r in caplog.records if r.name == "mlmd_core.warm_up"]
+    assert "ahead of use failed" in record.getMessage() and "made to fail" in record.exc_text
+    assert warm_up_module._done  # tried once per process, not again at every open

@@ -198,6 +198,7 @@ def open_backend(config: pb.MetadataStoreServerConfig, retries: int = 5) -> Back
     """The one store all RPCs share: schema created or checked (and migrated if asked) once, at startup.
     Aborted (a concurrent process creating the schema) is retried, as ml-metadata's server does."""
     from mlmd_core.store.bootstrap import open_service
+    from mlmd_core.warm_up import warm_up_for
 
     connection = config.connection_config
     if connection.WhichOneof("config") is None:
@@ -213,10 +214,7 @@ def open_backend(config: pb.MetadataStoreServerConfig, retries: int = 5) -> Back
             if attempt > retries:
                 raise
             time.sleep(0.1 * attempt)
-    if connection.WhichOneof("config") in ("sqlite", "fake_database"):  # see mlmd_core.warm_up
-        from mlmd_core.warm_up import warm_up
-
-        warm_up()
+    warm_up_for(connection)  # the process's first SQLite store compiles the everyday statements
     return backend
 
 
