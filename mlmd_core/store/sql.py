@@ -209,10 +209,10 @@ _MULTI_STATEMENT_BYTES = 1 << 20
 
 
 # SQLite statements, shared by every SQLite store of the process: with no server there is nothing per database in
-# them (a server's depend on its settings, e.g. MySQL's text character set), so each is compiled once per process,
-# and not at all by a process forked from one that compiled it (Airflow's task processes: mlmd_airflow's listener
-# warms them when the plugin loads). Compiling is most of a new process's first calls (recording one task: 32
-# statements, 12-15 ms).
+# them (a server's depend on its settings, e.g. MySQL's text character set), so each is compiled once per process
+# (the everyday ones when the process opens its first SQLite store, mlmd_core.warm_up), and not at all by a process
+# forked from one that compiled it (Airflow's task processes: mlmd_airflow's listener warms them when the plugin
+# loads).
 _SQLITE_STATEMENTS: dict[Any, Statement] = {}
 # A statement cache (the shared one, a server store's own) starts afresh past this many statements: a filter
 # query's shape is part of its statements' keys, and a long-lived process (the gRPC server) may meet ever new
