@@ -5,6 +5,8 @@ Runs, each in its own process (one after the other, so they do not compete for t
 - the store workloads of ../shared/bench/mlmd_bench.py for mlmd_core on SQLite memory, SQLite file and MariaDB
   (a fresh database, dropped afterwards), and on PostgreSQL through benchmarks/store_bench.py;
 - benchmarks/listener_overhead.py (per-task overhead of the Airflow listener);
+- benchmarks/task_process.py (what the listener costs a fresh task process: the store opened, one task recorded,
+  on each backend and through mlmd-server);
 - benchmarks/cache_lookup.py (cache lookup p50/p99 at 100k executions);
 - benchmarks/grpc_load.py (16 concurrent clients against mlmd-server);
 - benchmarks/raw_insert.py (put_artifacts against the same rows written with plain sqlite3 executemany, SQLite
@@ -52,7 +54,11 @@ SIZES: dict[str, tuple[list[str], list[str]]] = {
     "grpc_load": (["--clients", "16", "--calls", "1000"], ["--clients", "2", "--calls", "50"]),
     "ui_load": ([], ["--quick"]),
     "raw_insert": (["--n", "10000", "--rounds", "5"], ["--quick"]),
+    "task_process": (["--tasks", "21"], ["--tasks", "2"]),
 }
+# benchmarks/task_process.py's backends for the store backends chosen (gRPC: mlmd-server in front of MariaDB).
+TASK_PROCESS_BACKENDS = {"sqlite-memory": ("sqlite",), "sqlite-file": ("sqlite",), "mysql": ("mysql", "grpc"),
+                         "postgresql": ("postgresql",)}
 
 
 def _run(cmd: list[str], log: Path) -> int:
@@ -129,11 +135,12 @@ def store_workloads(backend: str, scale: int, tmp: Path) -> dict[str, Any]:
             **({"error": f"exit {code}"} if code else {})}
 
 
-def side_benchmark(name: str, script: str, quick: bool, tmp: Path) -> dict[str, Any]:
-    """Runs listener_overhead.py / cache_lookup.py / grpc_load.py / raw_insert.py / ui_load.py with --json;
-    returns what it wrote."""
+def side_benchmark(name: str, script: str, quick: bool, tmp: Path, extra: list[str] | None = None) -> dict[str, Any]:
+    """Runs listener_overhead.py / task_process.py / cache_lookup.py / grpc_load.py / raw_insert.py / ui_load.py
+    with --json (and `extra` arguments); returns what it wrote."""
     out = tmp / f"{name}.json"
-    code = _run([sys.executable, str(HERE / script), *SIZES[name][quick], "--json", str(out)], tmp / f"{name}.log")
+    code = _run([sys.executable, str(HERE / script), *SIZES[name][quick], *(extra or []), "--json", str(out)],
+                tmp / f"{name}.log")
     report = json.loads(out.read_text()) if out.exists() else {}
     if name == "grpc_load" and report:  # keep the summary, not every failure text
         report = {k: v for k, v in report.items() if k not in ("failures", "missing", "unexpected")} | {
@@ -153,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default=",".join(BACKENDS),
                         help="comma-separated subset of " + ",".join(BACKENDS))
     parser.add_argument("--skip", default="",
-                        help="comma-separated: store,listener,cache_lookup,grpc_load,raw_insert,ui_load")
+                        help="comma-separated: store,listener,task_process,cache_lookup,grpc_load,raw_insert,ui_load")
     parser.add_argument("--json", type=Path, help="results file (default benchmarks/results/bench[-quick].json)")
     parser.add_argument("--doc", action=argparse.BooleanOptionalAction, default=None,
                         help="regenerate docs/performance.md's figures (default: yes, except with --quick)")
@@ -174,11 +181,13 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         if "store" not in skip:
             results["store"] = {b: store_workloads(b, scale, tmp) for b in backends}
-        for name, script in (("listener", "listener_overhead.py"), ("cache_lookup", "cache_lookup.py"),
-                             ("grpc_load", "grpc_load.py"), ("raw_insert", "raw_insert.py"),
-                             ("ui_load", "ui_load.py")):
+        task_backends = list(dict.fromkeys(b for store in backends for b in TASK_PROCESS_BACKENDS[store]))
+        for name, script, extra in (("listener", "listener_overhead.py", None),
+                                    ("task_process", "task_process.py", ["--backends", ",".join(task_backends)]),
+                                    ("cache_lookup", "cache_lookup.py", None), ("grpc_load", "grpc_load.py", None),
+                                    ("raw_insert", "raw_insert.py", None), ("ui_load", "ui_load.py", None)):
             if name not in skip:
-                results[name] = side_benchmark(name, script, args.quick, tmp)
+                results[name] = side_benchmark(name, script, args.quick, tmp, extra)
     results["meta"]["total_s"] = round(time.perf_counter() - started, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))

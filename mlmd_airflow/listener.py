@@ -39,20 +39,24 @@ if TYPE_CHECKING:
 
 def _preload() -> None:
     """Imports the recording code and the SQL store engine now, when the plugin loads, and (unless `[mlmd] enabled`
-    is off) compiles the SQLite statements recording uses (recording.warm_up, into a throw-away in-memory store).
+    is off) compiles the SQLite statements recording uses (recording.warm_up, into a throw-away in-memory store)
+    and imports the driver of the configured store (hooks.mlmd.preload_store_modules).
 
     Airflow forks task processes from components that loaded the plugin (LocalExecutor workers are forked from
     the scheduler, task runners from those), so what is loaded here is inherited instead of being done again by
-    every task process: the imports, about 100-200 ms per task instance otherwise, and the compiled statements
-    (mlmd_core's everyday ones and recording's), about 50-60 ms. Nothing is written to a real store outside task
-    processes.
+    every task process: the imports, about 100-200 ms per task instance otherwise (psycopg alone 50 ms), and the
+    compiled statements (mlmd_core's everyday ones and recording's), about 50-60 ms. Nothing is written to a real
+    store, nor connected to, outside task processes.
     """
     try:
         import mlmd_airflow.recording
         import mlmd_core.store.bootstrap  # noqa: F401
+        from mlmd_airflow.hooks.mlmd import preload_store_modules
 
-        if load_settings().enabled:  # disabled, the task processes record nothing
+        settings = load_settings()
+        if settings.enabled:  # disabled, the task processes record nothing
             mlmd_airflow.recording.warm_up()
+            preload_store_modules(settings.conn_id)
     except Exception:  # recording then imports on first use, and reports its own error there
         log.debug("mlmd-airflow: preloading the recording modules failed", exc_info=True)
 

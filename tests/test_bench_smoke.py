@@ -41,6 +41,12 @@ def test_quick_harness_reports_every_workload(tmp_path: Path) -> None:
     listener = results["listener"]
     assert all(isinstance(listener[k], (int, float)) for k in ("wall_ms_per_task", "cpu_ms_per_task",
                                                                "self_ms_per_task"))
+    task = results["task_process"]  # a fresh task process: the store opened, one task recorded
+    expected = {"sqlite"} | ({"mysql", "grpc"} if "mysql" in backends else set()) | (
+        {"postgresql"} if "postgresql" in backends else set())  # grpc: mlmd-server in front of MariaDB
+    assert set(task["backends"]) == expected, task
+    for backend, result in task["backends"].items():
+        assert result["task_processes"] == 2 and 0 < result["open_ms"] < result["total_ms"], (backend, result)
     cache = results["cache_lookup"]
     for name in ("lookup_hit", "lookup_miss", "key"):
         assert isinstance(cache[name]["p50_ms"], float) and isinstance(cache[name]["p99_ms"], float)

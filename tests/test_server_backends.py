@@ -13,6 +13,7 @@ import traceback
 
 import pytest
 import server_backends
+from pytest_mock import MockerFixture
 from server_backends import SERVER_BACKENDS, admin_connection, fresh_config
 from store_fixtures import ORACLE, close_store, errors, make_types, mlmd, open_store, pb
 
@@ -135,6 +136,29 @@ def test_database_is_created_unless_told_not_to(backend: str) -> None:
     close_store(s)
     getattr(config, which).skip_db_creation = True  # exists now
     close_store(open_store(config))
+
+
+def test_opening_a_store_sets_up_one_connection(backend: str, mocker: MockerFixture) -> None:
+    """The connection that finds the database becomes the store's first: opening a store of an existing database
+    sets up one connection (PostgreSQL starts a server process for each, 3-4 ms), of a new one three (the look
+    that fails, the one that creates the database, the store's). Counted with a spy on the driver's connect:
+    the connections are real."""
+    import importlib
+
+    from mlmd_core.store.engine import mysql_driver
+
+    config = fresh_config(backend)
+    driver = ("psycopg" if backend == "postgresql"
+              else "MySQLdb" if mysql_driver() == "mysqlclient" else "pymysql")
+    connect = mocker.spy(importlib.import_module(driver), "connect")
+    close_store(mlmd.MetadataStore(config))
+    assert connect.call_count == 3
+    connect.reset_mock()
+    store = mlmd.MetadataStore(config)
+    store.put_artifact_type(pb.ArtifactType(name="Opened"))
+    assert [t.name for t in store.get_artifact_types()] == ["Opened"]
+    close_store(store)
+    assert connect.call_count == 1
 
 
 def test_unreachable_server_is_unavailable(backend: str) -> None:

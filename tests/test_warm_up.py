@@ -4,6 +4,7 @@ has filled."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -137,3 +138,61 @@ def test_a_failing_warm_up_is_logged_and_the_store_opens(monkeypatch: pytest.Mon
     [record] = [r for r in caplog.records if r.name == "mlmd_core.warm_up"]
     assert "ahead of use failed" in record.getMessage() and "made to fail" in record.exc_text
     assert warm_up_module._done  # tried once per process, not again at every open
+
+
+# Opens a store of the config given in text format (argv[2]; a MetadataStoreClientConfig when argv[1] is "grpc")
+# and reads from it, after import_backend(config) when PRELOAD is given; prints the modules that opening and
+# reading imported.
+OPEN_SCRIPT = textwrap.dedent("""
+    import json, sys
+    from google.protobuf import text_format
+    import mlmd_core.warm_up
+    from mlmd_core import MetadataStore
+    from mlmd_core.proto import metadata_store_pb2 as pb
+
+    config = (pb.MetadataStoreClientConfig if sys.argv[1] == "grpc" else pb.ConnectionConfig)()
+    text_format.Parse(sys.argv[2], config)
+    if "PRELOAD" in sys.argv:
+        mlmd_core.warm_up.import_backend(config)
+    before = set(sys.modules)
+    store = MetadataStore(config)
+    store.get_artifact_types()
+    print("IMPORTED", json.dumps(sorted(set(sys.modules) - before)))
+""")
+# The modules of each backend's driver (or client) that a store must not import once import_backend has run.
+_DRIVER_PACKAGES = ("MySQLdb", "pymysql", "psycopg", "grpc", "mlmd_core.grpc")
+
+
+def _imported_while_opening(kind: str, config: object, *flags: str) -> list[str]:
+    from google.protobuf import text_format
+
+    done = subprocess.run([sys.executable, "-c", OPEN_SCRIPT, kind, text_format.MessageToString(config), *flags],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("IMPORTED ")]
+    return [name for name in json.loads(line.split(" ", 1)[1])
+            if name.split(".")[0] in _DRIVER_PACKAGES or name.startswith("mlmd_core.grpc")]
+
+
+@pytest.mark.parametrize("kind", ["mysql", "postgresql", "grpc"])
+def test_import_backend_leaves_nothing_of_the_driver_to_import(kind: str, tmp_path: Path) -> None:
+    """What an Airflow component preloads for the task processes it forks (listener._preload): after
+    import_backend, opening a store of that kind and reading from it imports nothing of its driver or of the gRPC
+    client; without it, they are imported then (psycopg alone took 50 ms of each task process)."""
+    from server_backends import fresh_config
+
+    from mlmd_core.grpc.testing import ServerProcess, write_server_config
+    from mlmd_core.proto import metadata_store_pb2 as pb
+
+    if kind == "grpc":
+        served = pb.MetadataStoreServerConfig()
+        served.connection_config.sqlite.filename_uri = str(tmp_path / "served.sqlite")
+        with ServerProcess([f"--metadata_store_server_config_file={write_server_config(tmp_path / 'c', served)}",
+                            "--log_level=ERROR"]) as server:
+            config = server.client_config()
+            assert _imported_while_opening(kind, config, "PRELOAD") == []
+            assert _imported_while_opening(kind, config)  # the control: the client is imported when opening
+        return
+    config = fresh_config(kind)
+    assert _imported_while_opening(kind, config, "PRELOAD") == []
+    assert _imported_while_opening(kind, config)

@@ -317,6 +317,24 @@ def config_for(conn_id: str) -> pb.ConnectionConfig | pb.MetadataStoreClientConf
     return store_config(conn)
 
 
+def preload_store_modules(conn_id: str) -> None:
+    """Imports the modules the store of `conn_id` will need (its database driver, or the gRPC client:
+    mlmd_core.warm_up.import_backend), for the Airflow component that forks task processes (listener._preload).
+    The connection is looked for in the environment only (AIRFLOW_CONN_<ID>, as README.md sets it): a secrets
+    backend or the metastore would be a lookup while the plugin loads. Without it, the SQL drivers that are
+    installed (the mysql, mysqlclient and postgres extras) are imported; the embedded SQLite store needs none."""
+    from airflow.secrets.environment_variables import EnvironmentVariablesBackend
+
+    from mlmd_core.warm_up import import_backend
+
+    conn = EnvironmentVariablesBackend().get_connection(conn_id)
+    configs = [store_config(conn)] if conn is not None else [
+        pb.ConnectionConfig(mysql=pb.MySQLDatabaseConfig()),
+        pb.ConnectionConfig(postgresql=pb.PostgreSQLDatabaseConfig())]
+    for config in configs:
+        import_backend(config)
+
+
 _stores: dict[tuple[int, str], MetadataStore] = {}
 _stores_lock = threading.Lock()
 

@@ -5,6 +5,7 @@ a new interpreter, whose statement cache nothing else has filled."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -79,3 +80,50 @@ def test_a_disabled_listener_compiles_nothing_when_the_plugin_loads(tmp_path: Pa
     opening, recording = _compiled_in_task_process(tmp_path, "import mlmd_airflow.listener", enabled="False")
     assert opening >= 40
     assert recording >= 1
+
+
+# Imports what the plugin manager imports (the listener, or only the recording code for the control) and prints
+# which modules of the store drivers and of the gRPC client are loaded then.
+DRIVERS_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import PRELOAD
+    print("LOADED", json.dumps(sorted(n for n in sys.modules if n.split(".")[0] in ("MySQLdb", "pymysql", "psycopg")
+                                      or n == "mlmd_core.grpc.client")))
+""")
+_CONNECTIONS = {
+    "sqlite": {"conn_type": "mlmd", "extra": {"backend": "sqlite", "path": "/tmp/never-opened.sqlite"}},
+    "postgresql": {"conn_type": "mlmd", "host": "127.0.0.1", "schema": "never_opened",
+                   "extra": {"backend": "postgresql"}},
+    "grpc": {"conn_type": "mlmd", "host": "127.0.0.1", "port": 1},
+}
+
+
+def _drivers_loaded(connection: str | None, preload: str = "mlmd_airflow.listener") -> set[str]:
+    """The driver / gRPC client modules loaded once `preload` is imported, with `mlmd_default` set to
+    _CONNECTIONS[connection] in the environment (None: not in the environment)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    if connection is not None:
+        env["AIRFLOW_CONN_MLMD_DEFAULT"] = json.dumps(_CONNECTIONS[connection])
+    done = subprocess.run([sys.executable, "-c", DRIVERS_SCRIPT.replace("PRELOAD", preload)], capture_output=True,
+                          text=True, timeout=300, check=True, env=env)
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("LOADED ")]
+    return set(json.loads(line.split(" ", 1)[1]))
+
+
+def test_the_plugin_preloads_the_driver_of_the_connection_in_the_environment() -> None:
+    """A task process forked from the component then finds its store's driver (or the gRPC client) loaded:
+    importing psycopg was 50 ms of each PostgreSQL task process, the gRPC client 25 ms."""
+    assert "mlmd_core.grpc.client" in _drivers_loaded("grpc")
+    postgresql = _drivers_loaded("postgresql")
+    assert "psycopg" in postgresql and "mlmd_core.grpc.client" not in postgresql
+    assert not _drivers_loaded("sqlite")  # the embedded store needs no driver
+    assert not _drivers_loaded("grpc", preload="mlmd_airflow.recording")  # the control: nothing without the plugin
+
+
+def test_without_a_connection_in_the_environment_the_plugin_preloads_the_installed_drivers() -> None:
+    """The connection may live in a secrets backend or Airflow's database, which the plugin does not query while
+    it loads: the SQL drivers that are installed (mlmd-airflow's mysql and postgres extras) are preloaded then,
+    not the gRPC client, which every installation has."""
+    loaded = _drivers_loaded(None)
+    assert "psycopg" in loaded and ({"MySQLdb", "pymysql"} & loaded)
+    assert "mlmd_core.grpc.client" not in loaded
