@@ -516,3 +516,59 @@ def test_put_lineage_subgraph_duplicate_edges_are_already_exists(store, t):
     with pytest.raises(errors.AlreadyExistsError):
         store.put_lineage_subgraph([_exe(t)], [_art(t)], [], [_edge(0, 0), _edge(0, 0)])
     assert store.get_executions() == [] and store.get_artifacts() == []
+
+
+@only_mlmd_core
+def test_put_lineage_subgraph_on_mariadb_looks_things_up_together(mariadb):
+    """put_lineage_subgraph as the Airflow listener records a finished task: its execution updated, a new output
+    reused by external id, its contexts reused by name, an input event of a stored artifact. Lookups that do not
+    depend on each other share a round trip: the contexts by name one, the events' artifacts and executions one,
+    and only those this call did not write itself (the input). Six round trips in all (eight before)."""
+    s = mariadb
+    t = make_types(s)
+    [stored] = s.put_artifacts([_art(t, uri="/in")])
+    [eid], _, [dag, run] = s.put_lineage_subgraph([_exe(t)], [], [_ctx(t, "dag"), _ctx(t, "run")], [])
+    output = _art(t, uri="/out", external_id="xcom:out")
+    edges = [(0, 0, pb.Event(type=pb.Event.OUTPUT)), (0, None, pb.Event(type=pb.Event.INPUT, artifact_id=stored))]
+    count, (eids, [out], cids) = count_statements(s, lambda: s.put_lineage_subgraph(
+        [_exe(t, id=eid, last_known_state=pb.Execution.COMPLETE)], [output], [_ctx(t, "dag"), _ctx(t, "run")], edges,
+        reuse_context_if_already_exist=True, reuse_artifact_if_already_exist_by_external_id=True))
+    assert count == 6
+    assert eids == [eid] and cids == [dag, run]
+    assert sorted((e.artifact_id, e.type) for e in s.get_events_by_execution_ids([eid])) == [
+        (stored, pb.Event.INPUT), (out, pb.Event.OUTPUT)]
+    with pytest.raises(errors.InvalidArgumentError, match="No artifact with the given id 999"):
+        s.put_lineage_subgraph([_exe(t, id=eid)], [], [], [(0, None, pb.Event(type=pb.Event.INPUT, artifact_id=999))])
+
+
+@only_mlmd_core
+def test_put_attributions_and_associations_on_mariadb_checks_in_one_round_trip(mariadb):
+    """The contexts, artifacts and executions named are looked up together; the links go with the COMMIT."""
+    s = mariadb
+    t = make_types(s)
+    [aid] = s.put_artifacts([_art(t)])
+    [eid] = s.put_executions([_exe(t)])
+    [cid] = s.put_contexts([_ctx(t, "c")])
+    count, _ = count_statements(s, lambda: s.put_attributions_and_associations(
+        [pb.Attribution(context_id=cid, artifact_id=aid)], [pb.Association(context_id=cid, execution_id=eid)]))
+    assert count == 2
+    assert [a.id for a in s.get_artifacts_by_context(cid)] == [aid]
+    assert [e.id for e in s.get_executions_by_context(cid)] == [eid]
+    with pytest.raises(errors.InvalidArgumentError, match="Execution id not found: 999"):
+        s.put_attributions_and_associations([], [pb.Association(context_id=cid, execution_id=999)])
+
+
+@only_mlmd_core
+def test_put_parent_contexts_on_mariadb_looks_for_the_link_and_a_cycle_together(mariadb):
+    """The contexts' look, then the link's and the cycle's in one round trip, then the insert (four before;
+    the COMMIT is not counted)."""
+    s = mariadb
+    t = make_types(s)
+    parent, child = s.put_contexts([_ctx(t, "parent"), _ctx(t, "child")])
+    count, _ = count_statements(s, lambda: s.put_parent_contexts([pb.ParentContext(child_id=child, parent_id=parent)]))
+    assert count == 3
+    assert [c.id for c in s.get_parent_contexts_by_context(child)] == [parent]
+    with pytest.raises(errors.AlreadyExistsError):
+        s.put_parent_contexts([pb.ParentContext(child_id=child, parent_id=parent)])
+    with pytest.raises(errors.InvalidArgumentError, match="cycle"):
+        s.put_parent_contexts([pb.ParentContext(child_id=parent, parent_id=child)])

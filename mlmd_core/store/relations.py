@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -21,34 +21,53 @@ ATTR, ASSOC, PC = schema.attribution, schema.association, schema.parent_context
 
 def existing_ids(call: Call, kind: NodeKind, ids: Iterable[int]) -> set[int]:
     """Which of these node ids exist."""
-    t = kind.table
-    q = call.q(("existing_ids", kind.name), lambda: select(t.c.id).where(t.c.id.in_(bindparam("ids", expanding=True))))
-    found: set[int] = set()
-    for chunk in call.chunked(sorted(set(ids))):
-        found.update(r[0] for r in call.all(q, {"ids": chunk}))
+    return _existing_of_kinds(call, [(kind, ids)])[0]
+
+
+def _existing_of_kinds(call: Call, wanted: Sequence[tuple[NodeKind, Iterable[int]]]) -> list[set[int]]:
+    """For each (kind, ids), which of the ids exist: every lookup in one round trip on a server."""
+    items, owners = [], []
+    for owner, (kind, ids) in enumerate(wanted):
+        t = kind.table
+        q = call.q(("existing_ids", kind.name), lambda t=t: select(t.c.id).where(
+            t.c.id.in_(bindparam("ids", expanding=True))))
+        for chunk in call.chunked(sorted(set(ids))):
+            items.append((q, {"ids": chunk}))
+            owners.append(owner)
+    found: list[set[int]] = [set() for _ in wanted]
+    for owner, rows in zip(owners, call.all_each(items) if items else []):
+        found[owner].update(r[0] for r in rows)
     return found
 
 
-def require_ids(call: Call, kind: NodeKind, ids: Iterable[int], message: str) -> None:
-    """Raises InvalidArgumentError `message.format(id)` for the first id that does not exist."""
-    wanted = list(ids)
-    found = existing_ids(call, kind, wanted)
-    for node_id in wanted:
-        if node_id not in found:
-            raise errors.InvalidArgumentError(message.format(node_id))
+def require_ids(call: Call, wanted: Sequence[tuple[NodeKind, Iterable[int], str]]) -> None:
+    """Raises InvalidArgumentError `message.format(id)` for the first id (kind by kind, in the given order) that
+    does not exist; the kinds are looked up together, in one round trip on a server."""
+    lists = [(kind, list(ids), message) for kind, ids, message in wanted]
+    found = _existing_of_kinds(call, [(kind, ids) for kind, ids, _ in lists])
+    for (_, ids, message), present in zip(lists, found):
+        for node_id in ids:
+            if node_id not in present:
+                raise errors.InvalidArgumentError(message.format(node_id))
 
 
 # ---------------------------------------------------------------------------------------------- events
 
 
-def put_events(call: Call, events: Sequence[pb.Event]) -> None:
+def put_events(call: Call, events: Sequence[pb.Event], known: Mapping[NodeKind, Iterable[int]] | None = None) -> None:
+    """Checks and inserts events; `known`: ids of artifacts and executions the call wrote or read already, which
+    need no look."""
     for ev in events:
         if not ev.HasField("artifact_id") or not ev.HasField("execution_id"):
             raise errors.InvalidArgumentError("No artifact id or execution id is specified for the event.")
         if not ev.type:  # unset and UNKNOWN alike, as ml-metadata
             raise errors.InvalidArgumentError("No event type is specified.")
-    require_ids(call, ARTIFACT, (e.artifact_id for e in events), "No artifact with the given id {}")
-    require_ids(call, EXECUTION, (e.execution_id for e in events), "No execution with the given id {}")
+    known_artifacts, known_executions = (set((known or {}).get(kind, ())) for kind in (ARTIFACT, EXECUTION))
+    require_ids(call, [
+        (ARTIFACT, [e.artifact_id for e in events if e.artifact_id not in known_artifacts],
+         "No artifact with the given id {}"),
+        (EXECUTION, [e.execution_id for e in events if e.execution_id not in known_executions],
+         "No execution with the given id {}")])
     insert_events(call, events)
 
 
@@ -221,10 +240,11 @@ def _step(columns: tuple) -> dict[str, Any]:
 
 def put_links(call: Call, attributions: Sequence[pb.Attribution], associations: Sequence[pb.Association]) -> None:
     """Links artifacts and executions to contexts; a link that exists already is left as it is."""
-    require_ids(call, CONTEXT, [a.context_id for a in attributions] + [a.context_id for a in associations],
-                "Context id not found: {}")
-    require_ids(call, ARTIFACT, (a.artifact_id for a in attributions), "Artifact id not found: {}")
-    require_ids(call, EXECUTION, (a.execution_id for a in associations), "Execution id not found: {}")
+    require_ids(call, [
+        (CONTEXT, [a.context_id for a in attributions] + [a.context_id for a in associations],
+         "Context id not found: {}"),
+        (ARTIFACT, (a.artifact_id for a in attributions), "Artifact id not found: {}"),
+        (EXECUTION, (a.execution_id for a in associations), "Execution id not found: {}")])
     link(call, [(a.context_id, a.artifact_id) for a in attributions],
          [(a.context_id, a.execution_id) for a in associations])
 
@@ -269,29 +289,31 @@ def put_parent_contexts(call: Call, relations: Sequence[pb.ParentContext]) -> No
             raise errors.InvalidArgumentError(
                 f"Context {rel.child_id} cannot be its own parent: the given parent context cannot be found."
             )
-    require_ids(call, CONTEXT, [r.child_id for r in relations] + [r.parent_id for r in relations],
-                "The given context id {} cannot be found.")
+    require_ids(call, [(CONTEXT, [r.child_id for r in relations] + [r.parent_id for r in relations],
+                        "The given context id {} cannot be found.")])
     q = call.q("parent_exists", lambda: select(PC.c.context_id).where(
         PC.c.context_id == bindparam("child"), PC.c.parent_context_id == bindparam("parent")))
     insert_q = call.q("insert_parent", lambda: insert_values(PC, "context_id", "parent_context_id"))
-    for rel in relations:
-        if call.one(q, {"child": rel.child_id, "parent": rel.parent_id}) is not None:
+    for rel in relations:  # both looks in one round trip on a server
+        present, above = call.all_each([(q, {"child": rel.child_id, "parent": rel.parent_id}),
+                                        (_ancestors_query(call), {"id": rel.parent_id})])
+        if present:
             raise errors.AlreadyExistsError(
                 f"The parent context {rel.parent_id} of context {rel.child_id} already exists."
             )
-        if rel.child_id in ancestors(call, rel.parent_id):
+        if rel.child_id in {r[0] for r in above}:
             raise errors.InvalidArgumentError("There is a cycle detected of the given relationship.")
         call.many_tuples(insert_q, [(rel.child_id, rel.parent_id)])
 
 
-def ancestors(call: Call, context_id: int) -> set[int]:
-    """Every context above this one (recursive CTE: one statement whatever the depth)."""
+def _ancestors_query(call: Call) -> Any:
+    """The ids of every context above :id (recursive CTE: one statement whatever the depth)."""
     def build() -> Any:
         up = select(PC.c.parent_context_id.label("id")).where(PC.c.context_id == bindparam("id")).cte(
             "ancestors", recursive=True)
         up = up.union(select(PC.c.parent_context_id).join(up, PC.c.context_id == up.c.id))
         return select(up.c.id)
-    return {r[0] for r in call.all(call.q("ancestors", build), {"id": context_id})}
+    return call.q("ancestors", build)
 
 
 def related_contexts(call: Call, context_ids: Sequence[int], parents: bool) -> dict[int, list[pb.Context]]:

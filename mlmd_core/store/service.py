@@ -362,6 +362,12 @@ def _upsert_contexts(call: Call, contexts: Any, reuse_if_exists: bool, force_reu
     existing = relations.existing_ids(call, CONTEXT, forced) if forced else set()
     same_as: dict[int, int] = {}  # with reuse, a repeated new context is the one created first
     first_new: dict[tuple[int, str], int] = {}
+    named = list(dict.fromkeys((c.type_id, c.name) for c in contexts
+                               if not c.HasField("id") and reuse_if_exists and c.name))
+    stored_ids: dict[tuple[int, str], int] = {}
+    if named:  # looked up together: one round trip on a server
+        found = call.all_each([(by_name, {"type_id": type_id, "name": name}) for type_id, name in named])
+        stored_ids = {key: rows[0][0] for key, rows in zip(named, found) if rows}
     for i, ctx in enumerate(contexts):
         if ctx.HasField("id") and force_reuse:
             if ctx.id not in existing:
@@ -373,9 +379,8 @@ def _upsert_contexts(call: Call, contexts: Any, reuse_if_exists: bool, force_reu
             if key in first_new:
                 same_as[i] = first_new[key]
                 continue
-            row = call.one(by_name, {"type_id": ctx.type_id, "name": ctx.name})
-            if row is not None:
-                ids[i] = row[0]
+            if key in stored_ids:
+                ids[i] = stored_ids[key]
                 continue
             first_new[key] = i
         to_put.append(i)
@@ -476,7 +481,7 @@ def put_lineage_subgraph(call: Call, req: service_pb.PutLineageSubgraphRequest, 
             elif not ev.HasField(id_field):
                 raise errors.InvalidArgumentError(f"Event has neither {index_field} nor event.{id_field}.")
         events.append(ev)
-    relations.put_events(call, events)
+    relations.put_events(call, events, known={ARTIFACT: artifact_ids, EXECUTION: execution_ids})
     relations.link(call, [(c, a) for c in context_ids for a in artifact_ids],
                    [(c, e) for c in context_ids for e in execution_ids])
     resp.execution_ids.extend(execution_ids)
