@@ -572,28 +572,3 @@ def test_put_parent_contexts_on_mariadb_looks_for_the_link_and_a_cycle_together(
         s.put_parent_contexts([pb.ParentContext(child_id=child, parent_id=parent)])
     with pytest.raises(errors.InvalidArgumentError, match="cycle"):
         s.put_parent_contexts([pb.ParentContext(child_id=parent, parent_id=child)])
-
-
-@only_mlmd_core
-def test_putting_a_stored_type_on_mariadb_reads_it_in_one_round_trip():
-    """A process putting a type someone else stored (an Airflow task process registering its types): the type
-    lock, the type and its properties in one round trip (two before; the COMMIT is not counted)."""
-    if "mysql" not in SERVER_BACKENDS:
-        pytest.skip("needs the MariaDB server (MLMD_TEST_BACKENDS)")
-    config = backend_config("mysql")
-    s = open_store(config)
-    model = pb.ArtifactType(name="Model", properties={"accuracy": pb.DOUBLE, "framework": pb.STRING})
-    stored_id = s.put_artifact_type(model)
-    other = open_store(config)  # as another process's store: its type cache knows nothing
-    try:
-        count, type_id = count_statements(other, lambda: other.put_artifact_type(model, can_add_fields=True))
-        assert (count, type_id) == (1, stored_id)
-        model.properties["epochs"] = pb.INT  # a new property: added, with the COMMIT
-        assert other.put_artifact_type(model, can_add_fields=True) == stored_id
-        assert dict(s.get_artifact_type("Model").properties) == {
-            "accuracy": pb.DOUBLE, "framework": pb.STRING, "epochs": pb.INT}
-        with pytest.raises(errors.AlreadyExistsError, match="different data type"):
-            other.put_artifact_type(pb.ArtifactType(name="Model", properties={"accuracy": pb.INT}))
-    finally:
-        close_store(other)
-        close_store(s)

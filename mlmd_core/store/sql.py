@@ -433,16 +433,15 @@ class Cursor:
         else:
             self._cursor.executemany(stmt.sql, rows)
 
-    def all_after_type_lock(self, items: Sequence[tuple[Statement, Mapping[str, Any]]]
-                            ) -> list[Sequence[tuple]] | None:
+    def all_after_type_lock(self, stmt: Statement, params: Mapping[str, Any]) -> Sequence[tuple] | None:
         """On servers: waits for (and then blocks) other calls creating types until this transaction ends, so
         processes racing to create the same type create it once (Type.name is not unique in MLMD's schema),
-        then reads the statements (as all_each) — one round trip for all. None on SQLite, whose writers are
-        serialized already (BEGIN IMMEDIATE): there is nothing to look at again."""
+        then reads `stmt` — one round trip for both. None on SQLite, whose writers are serialized already
+        (BEGIN IMMEDIATE): there is nothing to look at again."""
         if self.dialect_name == "sqlite":
             return None
         lock = self.statements.get("type_write_lock", lambda: text("SELECT schema_version FROM MLMDEnv FOR UPDATE"))
-        return self.all_each([(lock, {}), *items])[1:]
+        return self.all_each([(lock, {}), (stmt, params)])[1]
 
     def chunked(self, values: Iterable[Any], size: int = 500) -> list[list[Any]]:
         """Splits a long IN-list so no statement exceeds a backend's parameter limit."""

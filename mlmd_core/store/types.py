@@ -188,25 +188,13 @@ def _find_query(call: Call, kind: NodeKind, name: str, version: str | None) -> t
     return q, {"name": name}
 
 
-def _details_by_name_query(call: Call, kind: NodeKind, name: str, version: str | None
-                           ) -> tuple[Statement, dict[str, Any]]:
-    """_details of the type find_types would give first, selected by its name (and version)."""
-    versioned = bool(version)
-    q = call.q(("type_details_by_name", kind.type_kind, versioned),
-               lambda: _select_props_and_bases(_first_type_id(kind, versioned)))
-    return q, {"type_name": name, "type_version": version} if versioned else {"type_name": name}
-
-
-def _first_type_id(kind: NodeKind, versioned: bool) -> Any:
-    """SELECT of the id find_types would give first (bound: `type_name`, and `type_version` when `versioned`)."""
-    version = T.c.version == bindparam("type_version") if versioned else T.c.version.is_(None)
-    return select(func.min(T.c.id)).where(T.c.type_kind == kind.type_kind, T.c.name == bindparam("type_name"), version)
-
-
 def type_id_of_name(kind: NodeKind, versioned: bool) -> Any:
-    """_first_type_id as a scalar subquery, NULL when there is none: a node read narrowed by it needs no round
-    trip of its own."""
-    return _first_type_id(kind, versioned).scalar_subquery()
+    """A scalar subquery of the id find_types would give first (bound: `type_name`, and `type_version` when
+    `versioned`), NULL when there is none: a node read narrowed by it needs no round trip of its own."""
+    version = T.c.version == bindparam("type_version") if versioned else T.c.version.is_(None)
+    return (select(func.min(T.c.id))
+            .where(T.c.type_kind == kind.type_kind, T.c.name == bindparam("type_name"), version)
+            .scalar_subquery())
 
 
 def get_types(call: Call, kind: NodeKind, include_system: bool = False) -> list[Any]:
@@ -268,18 +256,16 @@ def put_type(call: Call, kind: NodeKind, new: Any, can_add_fields: bool, can_omi
         if base_name is None:
             raise errors.InvalidArgumentError(f"Unknown base_type {new.base_type} of type {new.name}.")
     version = _version(new)
-    call.send_deferred(commit=False)  # the properties of a type this call created (PutTypes): read below
-    # The type's rows, and the properties and base type of the first (which the stored type is), together.
-    reads = [_find_query(call, kind, new.name, version), _details_by_name_query(call, kind, new.name, version)]
+    query = _find_query(call, kind, new.name, version)
     # On a server, a type this process has not met is most likely new: it is looked for under the type lock at
     # once (a round trip less); a known one is looked for without the lock, so putting it again queues for none.
-    found = call.all_each(reads) if call.dialect_name == "sqlite" or _met(call, kind, new.name) else None
-    if not found or not found[0]:  # (again, under the lock: created by a call we waited for?) None on SQLite
-        found = call.all_after_type_lock(reads) or found
-    if not found or not found[0]:
+    rows = call.all(*query) if call.dialect_name == "sqlite" or _met(call, kind, new.name) else None
+    if not rows:  # (again, under the lock: created by a call we waited for?) None on SQLite
+        rows = call.all_after_type_lock(*query)
+    if not rows:
         return _insert_type(call, kind, new, properties, version, base_name)
-    rows, details = found
-    [stored] = _build_types(kind, rows[:1], _details_of_rows(details), with_external_id=True, with_base_type=True)
+    call.send_deferred(commit=False)  # the properties of a type this call created: load_types reads them
+    stored = load_types(call, kind, rows[:1])[0]
     _reconcile(call, kind, stored, new, properties, base_name, can_add_fields, can_omit_fields)
     return stored.id
 
