@@ -572,3 +572,32 @@ def test_put_parent_contexts_on_mariadb_looks_for_the_link_and_a_cycle_together(
         s.put_parent_contexts([pb.ParentContext(child_id=child, parent_id=parent)])
     with pytest.raises(errors.InvalidArgumentError, match="cycle"):
         s.put_parent_contexts([pb.ParentContext(child_id=parent, parent_id=child)])
+
+
+@only_mlmd_core
+def test_a_type_read_by_name_validates_its_nodes_without_reading_it_again():
+    """get_*_type makes the type known to the store as putting it does: a node of it written next is checked
+    against it without reading the type (two statements fewer on a server)."""
+    if "mysql" not in SERVER_BACKENDS:
+        pytest.skip("needs the MariaDB server (MLMD_TEST_BACKENDS)")
+    config = backend_config("mysql")
+    s = open_store(config)
+    s.put_artifact_type(pb.ArtifactType(name="Model", properties={"accuracy": pb.DOUBLE}))
+    stores = [open_store(config), open_store(config)]  # as other processes' stores: their type caches are empty
+    try:
+        counts = []
+        for index, other in enumerate(stores):
+            model = other.get_artifact_type("Model") if index else None
+            type_id = model.id if model else s.get_artifact_type("Model").id
+            artifact = pb.Artifact(type_id=type_id, uri=f"/m{index}")
+            artifact.properties["accuracy"].double_value = 0.5
+            count, _ = count_statements(other, lambda a=artifact, o=other: o.put_artifacts([a]))
+            counts.append(count)
+        assert counts[1] == counts[0] - 2
+        with pytest.raises(errors.InvalidArgumentError, match="unmatched property type"):
+            bad = pb.Artifact(type_id=type_id)
+            bad.properties["accuracy"].int_value = 1
+            stores[1].put_artifacts([bad])
+    finally:
+        for other in (*stores, s):
+            close_store(other)

@@ -79,6 +79,8 @@ class Writer:
         key = (kind, name)
         type_id = self._type_ids.get(key)
         if type_id is None:
+            type_id = self._stored_type_id(kind, name, properties)
+        if type_id is None:
             proto = {"artifact": pb.ArtifactType, "execution": pb.ExecutionType, "context": pb.ContextType}[kind]()
             proto.name = name
             if description:
@@ -87,8 +89,19 @@ class Writer:
                 proto.properties[prop] = data_type
             put = getattr(self.store, f"put_{kind}_type")
             type_id = put(proto, can_add_fields=True, can_omit_fields=True)
-            self._type_ids[key] = type_id
+        self._type_ids[key] = type_id
         return type_id
+
+    def _stored_type_id(self, kind: str, name: str, properties: Mapping[str, int]) -> int | None:
+        """The id of the stored type when it declares these properties already, else None. A read: on a server
+        putting a type waits for the lock that serializes type writes, which task processes starting together
+        (each registering its types once) would queue for, though their types exist but the first time."""
+        try:
+            stored = getattr(self.store, f"get_{kind}_type")(name)
+        except errors.NotFoundError:
+            return None
+        declared = stored.properties
+        return stored.id if all(declared.get(prop) == data_type for prop, data_type in properties.items()) else None
 
     def execution_type_id(self, name: str, description: str = "") -> int:
         """Id of the ExecutionType `name` (created with the listener's execution properties on first sight)."""

@@ -170,7 +170,10 @@ def get_type(call: Call, kind: NodeKind, name: str, version: str | None) -> Any:
     if not rows:
         shown = f"`{version}`" if version else "`nullopt`"
         raise errors.NotFoundError(f"No type found for query, name: `{name}`, version: {shown}")
-    return load_types(call, kind, rows[:1])[0]
+    found = load_types(call, kind, rows[:1])[0]
+    # known from now on, as a type put is: nodes of it are validated without reading it again
+    call.stage_type(TypeInfo(found.id, kind.type_kind, found.name, dict(found.properties)))
+    return found
 
 
 def find_types(call: Call, kind: NodeKind, name: str, version: str | None) -> list[tuple]:

@@ -147,3 +147,24 @@ def test_openlineage_datasets_become_artifacts(tmp_path: Path) -> None:
     assert {k: v.string_value for k, v in orders.properties.items()} == {
         "namespace": "postgres://db:5432", "name": "shop.public.orders"}
     assert store.get_artifact_type(model.OPENLINEAGE_DATASET_TYPE).properties["namespace"] == pb.STRING
+
+
+def test_a_new_process_reads_the_types_it_needs_instead_of_putting_them(tmp_path: Path, mocker) -> None:
+    """A task process (a new Writer) whose types are stored already only reads them: putting a type takes the
+    lock that serializes type writes (SQLite's write lock, a row lock on a server), which task processes starting
+    together would queue for. A type that lacks a property the listener needs is put, and gets it."""
+    store = open_store(tmp_path / "m.sqlite")
+    Writer(store).record(_run())  # the first task ever: the types are created
+    puts = [mocker.spy(store, f"put_{kind}_type") for kind in ("artifact", "execution", "context")]
+    out = model.XComRef("d", "r1", "t", -1, "return_value", {"a": 1}, True)
+    Writer(store).record(_run(pb.Execution.COMPLETE, airflow_state="success", outputs=[out]))
+    assert [spy.call_count for spy in puts] == [1, 0, 0]  # only the XCom type, new
+    Writer(store).record(_run(pb.Execution.COMPLETE, airflow_state="success", outputs=[out]))
+    assert [spy.call_count for spy in puts] == [1, 0, 0]
+
+    older = open_store(tmp_path / "older.sqlite")  # its step's type written by a release with fewer properties
+    older.put_execution_type(pb.ExecutionType(name="pkg.step", properties={"dag_id": pb.STRING}))
+    put_execution_type = mocker.spy(older, "put_execution_type")
+    Writer(older).record(_run())
+    assert put_execution_type.call_count == 1
+    assert set(older.get_execution_type("pkg.step").properties) == set(model.EXECUTION_PROPERTIES)
