@@ -320,14 +320,17 @@ def config_for(conn_id: str) -> pb.ConnectionConfig | pb.MetadataStoreClientConf
 def preload_store_modules(conn_id: str) -> None:
     """Imports the modules the store of `conn_id` will need (its database driver, or the gRPC client:
     mlmd_core.warm_up.import_backend), for the Airflow component that forks task processes (listener._preload).
-    The connection is looked for in the environment only (AIRFLOW_CONN_<ID>, as README.md sets it): a secrets
+    The connection is looked for in the environment only (AIRFLOW_CONN_<ID>, as README.md sets it; read as the
+    Task SDK's Connection, JSON or URI as Airflow reads it, without Airflow's encryption of its fields): a secrets
     backend or the metastore would be a lookup while the plugin loads. Without it, the SQL drivers that are
     installed (the mysql, mysqlclient and postgres extras) are imported; the embedded SQLite store needs none."""
-    from airflow.secrets.environment_variables import EnvironmentVariablesBackend
+    from airflow.sdk import Connection
 
     from mlmd_core.warm_up import import_backend
 
-    conn = EnvironmentVariablesBackend().get_connection(conn_id)
+    value = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    conn = None if not value else (Connection.from_json(value, conn_id=conn_id) if value.lstrip().startswith("{")
+                                   else Connection.from_uri(value, conn_id=conn_id))
     configs = [store_config(conn)] if conn is not None else [
         pb.ConnectionConfig(mysql=pb.MySQLDatabaseConfig()),
         pb.ConnectionConfig(postgresql=pb.PostgreSQLDatabaseConfig())]

@@ -90,11 +90,12 @@ DRIVERS_SCRIPT = textwrap.dedent("""
     print("LOADED", json.dumps(sorted(n for n in sys.modules if n.split(".")[0] in ("MySQLdb", "pymysql", "psycopg")
                                       or n == "mlmd_core.grpc.client")))
 """)
-_CONNECTIONS = {
+_CONNECTIONS: dict[str, dict | str] = {
     "sqlite": {"conn_type": "mlmd", "extra": {"backend": "sqlite", "path": "/tmp/never-opened.sqlite"}},
-    "postgresql": {"conn_type": "mlmd", "host": "127.0.0.1", "schema": "never_opened",
-                   "extra": {"backend": "postgresql"}},
+    "postgresql": {"conn_type": "mlmd", "host": "127.0.0.1", "schema": "never_opened", "login": "airflow",
+                   "password": "never-sent", "extra": {"backend": "postgresql"}},
     "grpc": {"conn_type": "mlmd", "host": "127.0.0.1", "port": 1},
+    "postgresql-uri": "mlmd://airflow:never-sent@127.0.0.1:5432/never_opened?backend=postgresql",  # the URI form
 }
 
 
@@ -102,10 +103,15 @@ def _drivers_loaded(connection: str | None, preload: str = "mlmd_airflow.listene
     """The driver / gRPC client modules loaded once `preload` is imported, with `mlmd_default` set to
     _CONNECTIONS[connection] in the environment (None: not in the environment)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    # no Fernet key (unit-test mode brings one), as in a deployment that has not set one: see the assertion below
+    env.update(AIRFLOW__CORE__UNIT_TEST_MODE="False", AIRFLOW__CORE__FERNET_KEY="")
     if connection is not None:
-        env["AIRFLOW_CONN_MLMD_DEFAULT"] = json.dumps(_CONNECTIONS[connection])
+        value = _CONNECTIONS[connection]
+        env["AIRFLOW_CONN_MLMD_DEFAULT"] = value if isinstance(value, str) else json.dumps(value)
     done = subprocess.run([sys.executable, "-c", DRIVERS_SCRIPT.replace("PRELOAD", preload)], capture_output=True,
                           text=True, timeout=300, check=True, env=env)
+    # the connection is read without Airflow's models, whose encryption of its fields warns without a Fernet key
+    assert "cryptography key" not in done.stdout + done.stderr
     [line] = [line for line in done.stdout.splitlines() if line.startswith("LOADED ")]
     return set(json.loads(line.split(" ", 1)[1]))
 
@@ -114,8 +120,9 @@ def test_the_plugin_preloads_the_driver_of_the_connection_in_the_environment() -
     """A task process forked from the component then finds its store's driver (or the gRPC client) loaded:
     importing psycopg was 50 ms of each PostgreSQL task process, the gRPC client 25 ms."""
     assert "mlmd_core.grpc.client" in _drivers_loaded("grpc")
-    postgresql = _drivers_loaded("postgresql")
-    assert "psycopg" in postgresql and "mlmd_core.grpc.client" not in postgresql
+    for form in ("postgresql", "postgresql-uri"):
+        postgresql = _drivers_loaded(form)
+        assert "psycopg" in postgresql and "mlmd_core.grpc.client" not in postgresql
     assert not _drivers_loaded("sqlite")  # the embedded store needs no driver
     assert not _drivers_loaded("grpc", preload="mlmd_airflow.recording")  # the control: nothing without the plugin
 
