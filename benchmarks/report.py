@@ -94,7 +94,8 @@ def render_task_process(task: dict[str, Any]) -> str:
                          f"{_num(result['record_ms'])}; p90 {_num(result['total_p90_ms'])})")
     return (f"- **A fresh task process** (benchmarks/task_process.py: {task.get('tasks')} processes forked from one "
             "that loaded the plugin, each opening the store and recording one task; medians): " + "; ".join(parts)
-            + ". The target of < 20 ms per task is the listener overhead's above; these add the store's opening.")
+            + ". The target of < 20 ms per task is the listener overhead's above; a new process adds opening the "
+            "store and, on a server, compiling the statements it uses.")
 
 
 def render_ui_load(ui: dict[str, Any]) -> str:

@@ -4,16 +4,18 @@ listener_overhead.py times the listener inside one dag.test() process, which ope
 tasks. A deployment runs each task instance in a process of its own, forked from a component that loaded the
 plugin (listener._preload ran there: the modules imported, the SQLite statements recording uses compiled). Such
 a process opens the store (MlmdHook's per-process cache) and records its task twice: RUNNING before execute(),
-COMPLETE with its XCom output after. This script does the same: it imports the listener as that component does,
-then forks task processes one after the other; each opens a store of the backend and records one task with
-mlmd_airflow.recording's Writer. Reported per backend, as medians (and the 90th percentile of the total) over the
-task processes: wall time to open the store, to record, in all, and the CPU time of both.
+COMPLETE with its XCom output after. This script does the same: per backend it starts a process set up as that
+component (`AIRFLOW_CONN_MLMD_DEFAULT` names the store), which imports the listener, looks the connection up once
+(a task process does so through the Task SDK: Airflow's part, not timed) and forks task processes one after the
+other; each opens the store and records one task with the listener's writer. Reported per backend, as medians
+(and the 90th percentile of the total) over the task processes: wall time to open the store, to record, in all,
+and the CPU time of both.
 
 Backends: `sqlite` (a file; the embedded default), `mysql` (MariaDB) and `postgresql` (a throw-away database,
 dropped afterwards; the servers found as by the test suite, MLMD_TEST_MYSQL_* / MLMD_TEST_PG_*), and `grpc`
 (mlmd-server on loopback in front of MariaDB: a task process then opens a channel, not a database connection).
-The database and its schema are made by one task process that is not counted, so the parent has touched no
-driver a real Airflow component would not have.
+The database and its schema are made by a first task process that is not counted: the forking process opens no
+store itself, as an Airflow component does not.
 
     .venv/bin/python benchmarks/task_process.py [--tasks 21] [--backends sqlite,mysql,postgresql,grpc] [--json F]
 """
