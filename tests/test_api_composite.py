@@ -582,22 +582,21 @@ def test_a_type_read_by_name_validates_its_nodes_without_reading_it_again():
         pytest.skip("needs the MariaDB server (MLMD_TEST_BACKENDS)")
     config = backend_config("mysql")
     s = open_store(config)
-    s.put_artifact_type(pb.ArtifactType(name="Model", properties={"accuracy": pb.DOUBLE}))
-    stores = [open_store(config), open_store(config)]  # as other processes' stores: their type caches are empty
+    type_id = s.put_artifact_type(pb.ArtifactType(name="Model", properties={"accuracy": pb.DOUBLE}))
+    cold, warm = open_store(config), open_store(config)  # as other processes' stores: their type caches are empty
     try:
+        assert warm.get_artifact_type("Model").id == type_id
         counts = []
-        for index, other in enumerate(stores):
-            model = other.get_artifact_type("Model") if index else None
-            type_id = model.id if model else s.get_artifact_type("Model").id
-            artifact = pb.Artifact(type_id=type_id, uri=f"/m{index}")
+        for other in (cold, warm):
+            artifact = pb.Artifact(type_id=type_id)
             artifact.properties["accuracy"].double_value = 0.5
-            count, _ = count_statements(other, lambda a=artifact, o=other: o.put_artifacts([a]))
+            count, _ = count_statements(other, lambda o=other, a=artifact: o.put_artifacts([a]))
             counts.append(count)
         assert counts[1] == counts[0] - 2
+        bad = pb.Artifact(type_id=type_id)
+        bad.properties["accuracy"].int_value = 1
         with pytest.raises(errors.InvalidArgumentError, match="unmatched property type"):
-            bad = pb.Artifact(type_id=type_id)
-            bad.properties["accuracy"].int_value = 1
-            stores[1].put_artifacts([bad])
+            warm.put_artifacts([bad])
     finally:
-        for other in (*stores, s):
+        for other in (cold, warm, s):
             close_store(other)
