@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -36,8 +37,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 BACKENDS = ("sqlite", "mysql", "postgresql", "grpc")
 sys.path.insert(0, str(HERE))
-from run_all import MYSQL  # noqa: E402 - the servers as the test suite finds them (MLMD_TEST_MYSQL_* / _PG_*)
-from store_bench import PG  # noqa: E402
+from run_all import MYSQL, _mysql  # noqa: E402 - the servers as the test suite finds them (MLMD_TEST_MYSQL_* / _PG_*)
+from store_bench import PG, drop_database  # noqa: E402
 
 
 def _connection(backend: str, where: str) -> str:
@@ -107,7 +108,7 @@ def _summary(samples: list[dict[str, float]]) -> dict[str, float]:
 
     totals = sorted(s["total_ms"] for s in samples)
     return {"task_processes": len(samples), "open_ms": median("open_ms"), "record_ms": median("record_ms"),
-            "total_ms": median("total_ms"), "total_p90_ms": round(totals[int(0.9 * (len(totals) - 1))], 2),
+            "total_ms": median("total_ms"), "total_p90_ms": round(totals[math.ceil(0.9 * len(totals)) - 1], 2),
             "cpu_ms": median("cpu_ms"), "open_cpu_ms": median("open_cpu_ms")}
 
 
@@ -129,18 +130,9 @@ def forking_component(tasks: int) -> dict[str, Any]:
 
 def _drop(backend: str, name: str) -> None:
     if backend in ("mysql", "grpc"):
-        import pymysql
-
-        conn = pymysql.connect(autocommit=True, connect_timeout=5, **MYSQL)
-        try:
-            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-        finally:
-            conn.close()
+        _mysql(f"DROP DATABASE IF EXISTS `{name}`")
     elif backend == "postgresql":
-        import psycopg
-
-        with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **PG) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(name)
 
 
 def measure(backend: str, tasks: int, tmp: Path) -> dict[str, Any]:

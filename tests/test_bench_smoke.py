@@ -47,6 +47,7 @@ def test_quick_harness_reports_every_workload(tmp_path: Path) -> None:
     assert set(task["backends"]) == expected, task
     for backend, result in task["backends"].items():
         assert result["task_processes"] == 2 and 0 < result["open_ms"] < result["total_ms"], (backend, result)
+        assert result["total_p90_ms"] >= result["total_ms"], (backend, result)  # the slower of the two
     cache = results["cache_lookup"]
     for name in ("lookup_hit", "lookup_miss", "key"):
         assert isinstance(cache[name]["p50_ms"], float) and isinstance(cache[name]["p99_ms"], float)
